@@ -43,6 +43,9 @@ type Alarm struct {
 	// which may change between retries); of rule, instance, level and time
 	// for a rule target. 32 hex characters.
 	Key string
+	// UnknownMetric is the metric name when it is not one of the supported
+	// ones: the alarm still names the instance to look at.
+	UnknownMetric string
 }
 
 // Manual is a manual invocation that sets an exact bandwidth.

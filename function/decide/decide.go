@@ -31,6 +31,7 @@ const (
 	PrePaid        = "PrePaid"
 	PostPaid       = "PostPaid"
 	PayByBandwidth = "PayByBandwidth"
+	PayByTraffic   = "PayByTraffic"
 	StatusRunning  = "Running"
 	StatusStopped  = "Stopped"
 	NetworkClassic = "classic"
@@ -41,34 +42,46 @@ const (
 // be lowered.
 const DowngradeQuota = 3
 
-// Decide turns one observation of one instance into a decision. It is a
+// APIMax is the highest outbound bandwidth ECS accepts for the instance's
+// billing: 200 Mbit/s for PrePaid PayByBandwidth, 100 otherwise
+// (ModifyInstanceNetworkSpec's ranges per billing method).
+func APIMax(in Instance) int {
+	if in.InstanceChargeType == PrePaid && in.InternetChargeType == PayByBandwidth {
+		return 200
+	}
+	return 100
+}
+
+// Decide turns a fresh reading of one instance into a decision. It is a
 // pure function of its input: the same input always gives the same result.
 func Decide(in Input) Decision {
-	dry := in.DryRun || in.Observation.DryRun
 	if in.Policy == nil {
-		d := Decision{Action: Failed, Reason: "no policy is loaded", Record: in.Record}
-		d.From, d.To = in.Instance.BandwidthOut, in.Instance.BandwidthOut
-		return d
+		return Decision{Action: Failed, From: in.Instance.BandwidthOut, To: in.Instance.BandwidthOut, Reason: "no policy is loaded", Record: in.Record}
 	}
-	c := newDecider(in)
+	if in.Trigger == ByManual && in.Manual == nil {
+		return Decision{Action: Failed, From: in.Instance.BandwidthOut, To: in.Instance.BandwidthOut, Reason: "manual invocation without bandwidthOut", Record: in.Record}
+	}
+	c := &decider{in: in, p: in.Policy, inst: in.Instance, now: in.Now}
 	d := c.decide()
-	if dry {
-		// A dry run reports the decision but must leave no trace.
-		if d.Action == Scaled {
-			d.Action = DryRun
-			d.Reason = "dry run, no call made: " + d.Reason
+	d.Notes = append(c.notes, d.Notes...)
+	if in.DryRun {
+		// A dry run says what would happen and leaves no trace.
+		switch d.Action {
+		case Scaled:
+			d.Action, d.Reason = DryRun, "dry-run: would scale: "+d.Reason
+		case Deferred:
+			d.Action, d.Reason = DryRun, "dry-run: would defer: "+d.Reason
 		}
-		d.Record = in.Record
+		d.Change, d.Record, d.Save = nil, in.Record, false
 	}
-	d.Save = !sameRecord(in.Record, d.Record)
 	return d
 }
 
-// ClientToken derives the ECS idempotence token of a change from the state
-// it was decided on. Retries and racing function instances that observed the
-// same state and chose the same change send the same token, so ECS itself
+// ClientToken derives the ECS idempotence token of a change from the record
+// it was decided on. Retries and racing function instances that read the
+// same record and chose the same change send the same token, so ECS itself
 // makes at most one order. It is "bwas-" and 32 hex digits (37 ASCII chars).
-func ClientToken(inst Instance, rec Record, ch Change) string {
+func ClientToken(inst Instance, base Record, ch Change) string {
 	buf := make([]byte, 0, 160)
 	field := func(s string) {
 		buf = strconv.AppendInt(buf, int64(len(s)), 10) // length prefix: no ambiguity
@@ -79,12 +92,12 @@ func ClientToken(inst Instance, rec Record, ch Change) string {
 		buf = strconv.AppendInt(buf, v, 10)
 		buf = append(buf, ';')
 	}
-	unix := func(t time.Time) {
+	milli := func(t time.Time) {
 		if t.IsZero() {
 			num(0)
 			return
 		}
-		num(t.Unix())
+		num(t.UnixMilli())
 	}
 	flag := func(b bool) {
 		buf = strconv.AppendBool(buf, b)
@@ -94,51 +107,15 @@ func ClientToken(inst Instance, rec Record, ch Change) string {
 	field(inst.InstanceChargeType)
 	field(inst.InternetChargeType)
 	num(int64(inst.BandwidthOut))
-	unix(rec.LastChange)
-	num(int64(rec.Downgrades))
+	num(int64(base.Cap))
+	milli(base.Since)
+	num(int64(base.Downgrades))
 	num(int64(ch.Target))
-	unix(ch.StartTime)
-	unix(ch.EndTime)
+	milli(ch.EndTime)
 	flag(ch.Downgrade)
 	flag(ch.AllocatePublicIP)
 	sum := sha256.Sum256(buf)
 	return "bwas-" + hex.EncodeToString(sum[:16])
-}
-
-// maxKeyLen is the longest delivery key a Record keeps verbatim, so that the
-// encoded record fits in an ECS tag value.
-const maxKeyLen = 32
-
-// KeyOf is the form in which a delivery key is kept in Record.LastKey: the
-// key itself when it is short and plain (alarm keys are hex, at most 32
-// chars), otherwise "h" and 31 hex digits of its SHA-256.
-func KeyOf(key string) string {
-	if len(key) <= maxKeyLen && plain(key) {
-		return key
-	}
-	sum := sha256.Sum256([]byte(key))
-	return "h" + hex.EncodeToString(sum[:])[:maxKeyLen-1]
-}
-
-func plain(s string) bool {
-	for i := 0; i < len(s); i++ {
-		b := s[i]
-		if !('0' <= b && b <= '9' || 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || b == '-' || b == '_' || b == '.') {
-			return false
-		}
-	}
-	return true
-}
-
-func sameRecord(a, b Record) bool {
-	if (a.Pending == nil) != (b.Pending == nil) {
-		return false
-	}
-	if a.Pending != nil && (a.Pending.Target != b.Pending.Target || a.Pending.Down != b.Pending.Down || !a.Pending.ObservedAt.Equal(b.Pending.ObservedAt)) {
-		return false
-	}
-	return a.LastChange.Equal(b.LastChange) && a.From == b.From && a.To == b.To &&
-		a.Downgrades == b.Downgrades && a.LastKey == b.LastKey && a.TemporaryUntil.Equal(b.TemporaryUntil)
 }
 
 // mbps formats a rate for reasons: at most two decimals, no trailing zeros.
@@ -147,6 +124,28 @@ func mbps(v float64) string {
 }
 
 func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+func stampOr(t time.Time, zero string) string {
+	if t.IsZero() {
+		return zero
+	}
+	return stamp(t)
+}
+
+// Ago formats an age for people: "3d4h", "2h5m", "45s".
+func Ago(d time.Duration) string {
+	d = d.Round(time.Second)
+	day := 24 * time.Hour
+	switch {
+	case d >= day:
+		return fmt.Sprintf("%dd%dh", d/day, (d%day)/time.Hour)
+	case d >= time.Hour:
+		return fmt.Sprintf("%dh%dm", d/time.Hour, (d%time.Hour)/time.Minute)
+	case d >= time.Minute:
+		return fmt.Sprintf("%dm%ds", d/time.Minute, (d%time.Minute)/time.Second)
+	}
+	return d.String()
+}
 
 // roundUpHour rounds t up to the next whole hour (ECS EndTime precision).
 func roundUpHour(t time.Time) time.Time {

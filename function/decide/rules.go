@@ -10,300 +10,319 @@ import (
 
 // This file holds every rule of the decision, in the order they apply.
 
-// decider carries one decision's input and its working record.
+// decider carries one decision's input.
 type decider struct {
-	in   Input
-	p    *policy.Policy
-	inst Instance
-	cur  int // cap in force now, Mbit/s
-	now  time.Time
-	at   time.Time // when the observation was made (never after now)
-	rec  Record    // the record as the decision goes (pending may change)
-	base Record    // the record the decision starts from (see unconfirmed)
-	// inFlight says the input record holds a change not yet in force.
-	inFlight bool
-	lo, hi   int // policy bounds for this instance
+	in     Input
+	p      *policy.Policy
+	inst   Instance
+	now    time.Time
+	v      view
+	lo, hi int
+	notes  []string
 }
 
-func newDecider(in Input) *decider {
-	c := &decider{in: in, p: in.Policy, inst: in.Instance, cur: in.Instance.BandwidthOut, now: in.Now, rec: in.Record}
-	if ended := c.rec.TemporaryUntil; !ended.IsZero() && !c.now.Before(ended) {
-		if p := c.rec.Pending; p != nil && p.Target == c.rec.To {
-			// The temporary upgrade's own target: it was in force and has
-			// ended on its own, as bought. It must never be bought again.
-			c.rec.Pending = nil
-		}
-	}
-	if base, ok := unconfirmed(c.rec, c.cur, in.Instance.InstanceChargeType); ok {
-		c.rec, c.inFlight = base, true
-	}
-	c.base = c.rec
-	c.lo, c.hi = c.p.BoundsFor(c.inst.ID)
-	// An observation without a time was made when it arrived; one from the
-	// future (clock skew, forgery) must not look newer than anything.
-	c.at = in.Observation.At
-	if c.at.IsZero() || c.at.After(c.now) {
-		c.at = c.now
-	}
-	return c
-}
-
-// unconfirmed recognises a record whose last change never took effect: it
-// was written before the ECS call (see scale), its target is still pending
-// and the instance is still at the old cap, because the call failed or is
-// still in flight elsewhere. It returns the record as it was before that
-// change, so that the retry is not a "duplicate", no cooldown runs from a
-// change that did not happen, and the retry derives the same ClientToken
-// (ECS then makes at most one order, even if the first call did succeed).
-//
-// An ended temporary upgrade is back at the old cap as bought: newDecider
-// drops its pending target first, so it never counts as unconfirmed.
-func unconfirmed(rec Record, cur int, chargeType string) (Record, bool) {
-	p := rec.Pending
-	if p == nil || rec.LastChange.IsZero() || rec.From == rec.To || cur != rec.From || p.Target != rec.To {
-		return rec, false
-	}
-	base := rec
-	base.LastChange, base.PrevChange = rec.PrevChange, time.Time{}
-	base.From, base.To = 0, 0 // the change before is not kept; alarms that old are stale anyway
-	base.LastKey = ""
-	if p.Down && chargeType == PrePaid && base.Downgrades > 0 {
-		base.Downgrades--
-	}
-	return base, true
+// observation is the rate a decision rests on.
+type observation struct {
+	rate  float64   // Mbit/s
+	at    time.Time // when it was measured
+	where string    // what measured it, for reasons
 }
 
 func (c *decider) decide() Decision {
-	d := c.decideOnce()
-	if c.inFlight && d.Action != Scaled {
-		// The change in the record may still be in flight in another FC
-		// instance: only a retry of it may replace the record. Anything else
-		// keeps it, adding at most its own pending target, or the new cap
-		// would soon stand without the change behind it.
-		rec := c.in.Record
-		if d.Action == Deferred {
-			rec.Pending = d.Record.Pending
-		}
-		d.Record = rec
+	if !c.p.Allows(c.inst.ID, c.inst.Tags) {
+		return c.result(Ignored, c.cap(), fmt.Sprintf("instance %s is not selected by the policy (%s)", c.inst.ID, c.selectorText()))
 	}
-	return d
+	if c.in.RecordError != "" {
+		return c.result(Skipped, c.cap(), fmt.Sprintf("its state tag cannot be read (%s): delete the tag %q from %s to start from no record (the next change then waits one cooldown)", c.in.RecordError, "bandwidth-autoscaler:state", c.inst.ID))
+	}
+	c.v = resolve(c.in.Record, c.inst, c.p, c.now)
+	c.lo, c.hi = c.p.BoundsFor(c.inst.ID)
+	c.hi = min(c.hi, APIMax(c.inst))
+	if c.v.unexplained {
+		c.notes = append(c.notes, fmt.Sprintf("the cap %d Mbit/s is not the %d Mbit/s the state tag accounts for (changed outside the function, or a record was overwritten): it counts as changed now", c.v.cap, c.in.Record.Cap))
+	}
+	if c.in.Trigger == ByManual {
+		return c.manual()
+	}
+	return c.level()
 }
 
-func (c *decider) decideOnce() Decision {
-	if !c.p.Allows(c.inst.ID, c.inst.Tags) {
-		return c.result(Ignored, c.cur, fmt.Sprintf("instance %s is not selected by the policy (ids or tag %s)", c.inst.ID, c.selectorText()))
-	}
-	switch c.in.Observation.Kind {
-	case FromAlarm:
-		return c.alarm()
-	case FromManual:
-		return c.manual()
-	case FromReconcile:
-		return c.reconcile()
-	}
-	return c.result(Failed, c.cur, fmt.Sprintf("observation kind %d is unknown", c.in.Observation.Kind))
-}
+func (c *decider) cap() int { return c.inst.BandwidthOut }
 
 func (c *decider) selectorText() string {
+	var parts []string
+	if len(c.p.Instances.IDs) > 0 {
+		parts = append(parts, fmt.Sprintf("instances.ids lists %d others", len(c.p.Instances.IDs)))
+	}
 	if t := c.p.Instances.Tag; t != nil {
-		return t.Key + "=" + t.Value
+		parts = append(parts, "instances.tag is "+t.Key+"="+t.Value)
 	}
-	return "none set"
+	if len(parts) == 0 {
+		return "the policy selects no instance: set instances.ids or instances.tag"
+	}
+	return strings.Join(parts, ", ")
 }
 
-// alarm decides on a CloudMonitor observation. The direction comes from the
-// observed rate, never from the alarm's name or state.
-func (c *decider) alarm() Decision {
-	obs := c.in.Observation
-	if obs.State == StateNoData {
-		return c.result(Ignored, c.cur, "alarm state INSUFFICIENT_DATA carries no observation")
+// level decides from the reading alone: the timer's and every alarm's rule.
+func (c *decider) level() Decision {
+	if u := c.v.rec.ManualUntil; c.now.Before(u) {
+		return c.result(Unchanged, c.cap(), fmt.Sprintf("a manual change holds %d Mbit/s until %s (manualHold)", c.cap(), stamp(u)))
 	}
-	percent, ok := isPercent[obs.Metric]
+	obs, ok, why := c.observe()
 	if !ok {
-		return c.result(Ignored, c.cur, fmt.Sprintf("metric %q is not supported (use %s, %s, %s or %s)", obs.Metric, MetricVPCPercent, MetricVPCRate, MetricClassicPercent, MetricClassicRate))
+		return c.result(Unchanged, c.cap(), why)
 	}
-	if err := validValue(obs.Value); err != nil {
-		return c.result(Failed, c.cur, fmt.Sprintf("metric %s: %v", obs.Metric, err))
+	target, why := c.target(obs)
+	switch {
+	case target > c.cap():
+		return c.increase(target, why, false)
+	case target < c.cap():
+		return c.decrease(target, obs, why)
 	}
-	if age := c.now.Sub(c.at); age > c.p.MaxAlarmAge {
-		return c.result(Ignored, c.cur, fmt.Sprintf("stale: observed at %s, %v ago, more than maxAlarmAge %v", stamp(c.at), age, c.p.MaxAlarmAge))
+	return c.result(Unchanged, c.cap(), why+": already there")
+}
+
+// settled is when readings start to count against the current cap: a
+// datapoint whose period began before the change took effect (plus the
+// warm-up) measured the old cap.
+func (c *decider) settled() time.Time {
+	if c.v.since.IsZero() {
+		return time.Time{}
 	}
-	if d, dup := c.redelivered(); dup {
-		return d
+	return c.v.since.Add(c.p.Warmup)
+}
+
+// usable are the points measured wholly under the current cap.
+func (c *decider) usable() []Point {
+	from := c.settled()
+	var out []Point
+	for _, pt := range c.in.Reading.Points {
+		if !pt.Start.Before(from) && !pt.End().After(c.now.Add(time.Minute)) {
+			out = append(out, pt)
+		}
 	}
-	// Read a percentage against the cap in force when it was observed, so a
-	// late 96% of 10 never reads as 96% of a new 20.
-	capObs := c.cur
-	if c.rec.LastChange.After(c.at) {
-		capObs = c.rec.From
+	return out
+}
+
+// observe is the newest rate measured under the current cap: the newest
+// usable datapoint, or the alarm's value where it is newer than that.
+func (c *decider) observe() (observation, bool, string) {
+	var obs observation
+	found := false
+	if pts := c.usable(); len(pts) > 0 {
+		pt := pts[len(pts)-1]
+		obs = observation{rate: pt.Average / 1e6, at: pt.End(), where: "CloudMonitor " + stamp(pt.Start)}
+		found = true
 	}
-	var rate, usage float64
+	if hint, ok := c.alarmRate(); ok && (!found || !hint.at.Before(obs.at)) {
+		obs, found = hint, true
+	}
+	if r := c.in.Reading.Unavailable; r != "" {
+		c.notes = append(c.notes, "CloudMonitor could not be read ("+r+"): decided on the alarm's value alone")
+	}
+	if found {
+		return obs, true, ""
+	}
+	switch {
+	case c.now.Before(c.settled().Add(time.Minute)):
+		return obs, false, fmt.Sprintf("waiting for a reading after the change at %s settles (warmup %v)", stamp(c.v.since), c.p.Warmup)
+	case c.in.Reading.Unavailable != "":
+		return obs, false, "no reading: CloudMonitor could not be read and no alarm value is usable"
+	}
+	return obs, false, "no reading: CloudMonitor has no datapoint since " + stampOr(c.settled(), "the start")
+}
+
+// alarmRate is the alarm's own value as a rate, where it may be used: a
+// known metric with a value, measured after the current cap settled and
+// within maxAlarmAge.
+func (c *decider) alarmRate() (observation, bool) {
+	a := c.in.Alarm
+	if a == nil {
+		return observation{}, false
+	}
+	if a.UnknownMetric != "" {
+		c.notes = append(c.notes, fmt.Sprintf("metric %q is not one this function reads (%s or %s, or their _Percent forms): the alarm only woke it", a.UnknownMetric, MetricVPCRate, MetricClassicRate))
+		return observation{}, false
+	}
+	percent, known := isPercent[a.Metric]
+	if !known || a.State == StateNoData || validValue(a.Value) != nil {
+		return observation{}, false
+	}
+	at := a.At
+	if at.IsZero() || at.After(c.now) {
+		// A clock ahead of ours must not make the alarm look newer.
+		at = c.now
+	}
+	if age := c.now.Sub(at); age > c.p.MaxAlarmAge {
+		c.notes = append(c.notes, fmt.Sprintf("the alarm was observed at %s, %s ago, more than maxAlarmAge %v: its value is not used", stamp(at), Ago(age), c.p.MaxAlarmAge))
+		return observation{}, false
+	}
+	if at.Before(c.settled()) {
+		return observation{}, false
+	}
+	rate := a.Value / 1e6
 	if percent {
-		usage = obs.Value
-		rate = usage * float64(capObs) / 100
-	} else {
-		rate = obs.Value / 1e6
-		usage = usageOf(rate, capObs)
+		rate = a.Value * float64(c.cap()) / 100
 	}
-	target, why := c.target(rate, usage, capObs)
-	if c.rec.LastChange.After(c.at) && target <= c.cur {
-		if target == c.cur {
-			return c.result(Duplicate, c.cur, fmt.Sprintf("already acted on: the change at %s covered it (%s)", stamp(c.rec.LastChange), why))
-		}
-		return c.result(Duplicate, c.cur, fmt.Sprintf("stale: observed at %s, before the change at %s; a decrease needs a newer observation (%s)", stamp(c.at), stamp(c.rec.LastChange), why))
-	}
-	c.supersedePending(target)
-	switch {
-	case target == c.cur:
-		return c.unchanged(why + fmt.Sprintf(": already at %d Mbit/s", c.cur))
-	case target > c.cur:
-		return c.increase(target, why)
-	}
-	return c.decrease(target, why, &rate)
+	return observation{rate: rate, at: at, where: "the alarm at " + stamp(at)}, true
 }
 
-// manual applies the exact bandwidth a user asked for, within the policy.
-func (c *decider) manual() Decision {
-	bw := c.in.Observation.Bandwidth
-	if d, dup := c.redelivered(); dup {
-		return d
-	}
-	if bw < 0 || bw > policy.APIMaxBandwidth {
-		return c.result(Failed, c.cur, fmt.Sprintf("manual bandwidthOut %d Mbit/s is outside 0..%d, the range ECS accepts", bw, policy.APIMaxBandwidth))
-	}
-	if bw < c.lo || bw > c.hi {
-		return c.result(Skipped, c.cur, fmt.Sprintf("manual bandwidthOut %d Mbit/s is outside the policy bounds %d..%d Mbit/s for %s", bw, c.lo, c.hi, c.inst.ID))
-	}
-	why := fmt.Sprintf("manual request for %d Mbit/s", bw)
-	c.supersedePending(bw)
-	switch {
-	case bw == c.cur:
-		return c.unchanged(why + ": already at it")
-	case bw > c.cur:
-		return c.increase(bw, why)
-	}
-	if r := c.refuseDecrease(); r != "" {
-		return c.result(Skipped, c.cur, r)
-	}
-	return c.act(bw, why, c.p.Cooldown)
-}
-
-// reconcile applies a pending target once its cooldown has passed.
-func (c *decider) reconcile() Decision {
-	pd := c.rec.Pending
-	if pd == nil {
-		return c.result(Unchanged, c.cur, "nothing pending")
-	}
-	c.at = pd.ObservedAt
-	if age := c.now.Sub(pd.ObservedAt); age > c.p.MaxAlarmAge {
-		c.rec.Pending = nil
-		return c.result(Unchanged, c.cur, fmt.Sprintf("pending target %d Mbit/s observed at %s is older than maxAlarmAge %v: dropped", pd.Target, stamp(pd.ObservedAt), c.p.MaxAlarmAge))
-	}
-	target := min(max(pd.Target, c.lo), c.hi)
-	why := fmt.Sprintf("pending target %d Mbit/s observed at %s", pd.Target, stamp(pd.ObservedAt))
-	if target != pd.Target {
-		why += fmt.Sprintf(", within the policy bounds %d..%d: %d Mbit/s", c.lo, c.hi, target)
-	}
-	switch {
-	case pd.Down && target < c.cur:
-		return c.decrease(target, why, nil)
-	case !pd.Down && target > c.cur:
-		return c.increase(target, why)
-	}
-	c.rec.Pending = nil
-	return c.result(Unchanged, c.cur, why+fmt.Sprintf(" is satisfied by the current %d Mbit/s", c.cur))
-}
-
-// redelivered reports a delivery whose key is the one behind the last change.
-func (c *decider) redelivered() (Decision, bool) {
-	key := c.in.Observation.Key
-	if key == "" || c.rec.LastKey == "" || KeyOf(key) != c.rec.LastKey {
-		return Decision{}, false
-	}
-	return c.result(Duplicate, c.cur, fmt.Sprintf("redelivery: delivery %s already led to the change at %s", key, stamp(c.rec.LastChange))), true
-}
-
-// target picks the cap for an observed rate (Mbit/s) and usage (percent of
-// capObs), and says why.
-func (c *decider) target(rate, usage float64, capObs int) (int, string) {
-	t := rowTarget(c.p.Table, rate)
-	why := fmt.Sprintf("observed %s Mbit/s (%s%% of %d Mbit/s)", mbps(rate), mbps(usage), capObs)
+// target picks the cap for an observed rate, and says why.
+func (c *decider) target(obs observation) (int, string) {
+	cur := c.cap()
+	usage := usageOf(obs.rate, cur)
+	t := rowTarget(c.p.Table, obs.rate)
+	why := fmt.Sprintf("%s Mbit/s (%s%% of %d) by %s", mbps(obs.rate), mbps(usage), cur, obs.where)
 	if usage >= c.p.Saturation {
-		// A saturated link hides the real demand: the rate is a lower bound.
-		if next, ok := rowAbove(c.p.Table, capObs); ok && next > t {
-			t = next
-			why += fmt.Sprintf(" ≥ saturation %s%%: at least the next row, %d Mbit/s", mbps(c.p.Saturation), t)
-		} else {
-			why += fmt.Sprintf(" ≥ saturation %s%%: table target %d Mbit/s", mbps(c.p.Saturation), t)
+		// A saturated link hides the real demand: the rate is a lower
+		// bound. Still saturated after an increase means demand is above
+		// that cap too; traffic billing pays for what is sent, not the cap.
+		rows := 1
+		if c.v.lastUp && c.now.Sub(c.v.since) <= c.p.Cooldown+10*time.Minute {
+			rows = 2
 		}
-	} else {
-		why += fmt.Sprintf(": table target %d Mbit/s", t)
+		if c.inst.InternetChargeType == PayByTraffic {
+			rows *= 2
+		}
+		if up := rowsAbove(c.p.Table, cur, rows); up > t {
+			t = up
+		}
+		why += fmt.Sprintf(", saturated: %d row(s) up", rows)
+	}
+	if c.p.MaxStepUp > 0 && t > cur {
+		if limit := rowsAbove(c.p.Table, cur, c.p.MaxStepUp); t > limit {
+			t = limit
+			why += fmt.Sprintf(", maxStepUp %d", c.p.MaxStepUp)
+		}
 	}
 	if t < c.lo {
 		t = c.lo
-		why += fmt.Sprintf(", raised to the policy min %d Mbit/s", t)
+		why += fmt.Sprintf(", policy min %d", t)
 	}
 	if t > c.hi {
 		t = c.hi
-		why += fmt.Sprintf(", capped at the policy max %d Mbit/s", t)
+		why += fmt.Sprintf(", policy max %d", t)
 	}
-	return t, why
+	return t, why + fmt.Sprintf(" → %d Mbit/s", t)
 }
 
-// supersedePending drops a pending target that a newer observation
-// contradicts: a spike that passed, or a dip that ended.
-func (c *decider) supersedePending(target int) {
-	pd := c.rec.Pending
-	if pd == nil || !c.at.After(pd.ObservedAt) {
-		return
+// increase applies the increase rules and brakes.
+func (c *decider) increase(target int, why string, manual bool) Decision {
+	if r := c.refuse(target); r != "" {
+		return c.result(Skipped, c.cap(), why+": "+r)
 	}
-	if !pd.Down && target <= c.cur || pd.Down && target >= c.cur {
-		c.rec.Pending = nil
+	if r := c.frozen(); r != "" {
+		return c.result(Skipped, c.cap(), why+": "+r)
 	}
+	if n := c.p.MaxIncreasesPerDay; n > 0 && c.v.rec.Day == Day(c.now) && c.v.rec.Increases >= n {
+		return c.result(Skipped, c.cap(), fmt.Sprintf("%s: brake maxIncreasesPerDay: %d increases today (UTC), the most allowed", why, c.v.rec.Increases))
+	}
+	if max := c.p.MaxTotalMbps; max > 0 && c.in.RegionTotal >= 0 {
+		room := max - (c.in.RegionTotal - c.cap())
+		if target > room {
+			fit, ok := rowAtMost(c.p.Table, room)
+			if room >= c.hi {
+				fit, ok = c.hi, true
+			}
+			if !ok || fit <= c.cap() {
+				return c.result(Skipped, c.cap(), fmt.Sprintf("%s: brake maxTotalMbps %d: the region's selected instances have %d Mbit/s, room for %d more", why, max, c.in.RegionTotal, room-c.cap()))
+			}
+			target = fit
+			why += fmt.Sprintf(", within maxTotalMbps %d: %d Mbit/s", max, target)
+		}
+	}
+	return c.act(target, why, c.p.Cooldown, manual)
 }
 
-func (c *decider) unchanged(reason string) Decision {
-	if pd := c.rec.Pending; pd != nil && satisfied(*pd, c.cur) {
-		c.rec.Pending = nil
-	}
-	return c.result(Unchanged, c.cur, reason)
-}
-
-func (c *decider) increase(target int, why string) Decision {
-	return c.act(target, why, c.p.Cooldown)
-}
-
-// decrease applies the decrease rules; rate is the observed rate when there
-// is one, for the flapping check.
-func (c *decider) decrease(target int, why string, rate *float64) Decision {
+// decrease applies the decrease rules: the highest reading over
+// downCooldown, maxStepDown and the flapping check.
+func (c *decider) decrease(target int, obs observation, why string) Decision {
 	if !c.p.ScaleDown {
-		return c.result(Skipped, c.cur, fmt.Sprintf("%s: a decrease from %d Mbit/s, but scaleDown is off in the policy", why, c.cur))
+		return c.result(Unchanged, c.cap(), why+": scaleDown is off in the policy")
 	}
 	if r := c.refuseDecrease(); r != "" {
-		return c.result(Skipped, c.cur, why+": "+r)
+		return c.result(Skipped, c.cap(), why+": "+r)
+	}
+	wait := max(c.p.Cooldown, c.p.DownCooldown)
+	if next := c.v.since.Add(wait); !c.v.since.IsZero() && c.now.Before(next) {
+		return c.postpone(why, next, fmt.Sprintf("downCooldown %v", wait))
+	}
+	high := obs
+	if c.in.Reading.Unavailable == "" {
+		from := c.now.Add(-c.p.DownCooldown)
+		if s := c.in.Reading.Since; s.IsZero() || s.After(from) {
+			d := c.result(Unchanged, c.cap(), why+": a decrease needs the readings of the last "+c.p.DownCooldown.String())
+			d.NeedWindow, d.WindowSince = true, from
+			return d
+		}
+		for _, pt := range c.usable() {
+			if !pt.Start.Before(from) && pt.Maximum/1e6 > high.rate {
+				high = observation{rate: pt.Maximum / 1e6, at: pt.End(), where: "the peak at " + stamp(pt.Start)}
+			}
+		}
+	}
+	if high.rate > obs.rate {
+		var t int
+		t, why = c.target(high)
+		if t >= c.cap() {
+			return c.result(Unchanged, c.cap(), "highest over downCooldown "+why+": keeping it")
+		}
+		target = t
 	}
 	if floor := c.stepFloor(target); floor > target {
 		target = floor
-		why += fmt.Sprintf("; at most %d row(s) down per decrease: %d Mbit/s", c.p.MaxStepDown, target)
+		why += fmt.Sprintf(", maxStepDown %d: %d Mbit/s", c.p.MaxStepDown, target)
 	}
-	if rate != nil {
-		if up, upWhy := c.target(*rate, usageOf(*rate, target), target); up > target {
-			return c.unchanged(fmt.Sprintf("%s; but at %d Mbit/s the same traffic would read as %s and scale up again: keeping %d Mbit/s (no flapping)", why, target, upWhy, c.cur))
-		}
+	if usageOf(high.rate, target) >= c.p.Saturation || rowTarget(c.p.Table, high.rate) > target {
+		return c.result(Unchanged, c.cap(), fmt.Sprintf("%s; at %d Mbit/s the same traffic would scale up again: keeping %d (no flapping)", why, target, c.cap()))
 	}
-	return c.act(target, why, max(c.p.Cooldown, c.p.DownCooldown))
+	return c.act(target, why, wait, false)
+}
+
+// manual applies the exact bandwidth a person asked for, within the policy.
+func (c *decider) manual() Decision {
+	bw := c.in.Manual.Bandwidth
+	why := fmt.Sprintf("manual request for %d Mbit/s", bw)
+	switch {
+	case bw < 0 || bw > APIMax(c.inst):
+		return c.result(Failed, c.cap(), fmt.Sprintf("%s: outside 0..%d, the range ECS accepts for a %s %s instance", why, APIMax(c.inst), c.inst.InstanceChargeType, c.inst.InternetChargeType))
+	case bw == 0 && !c.p.AllowZero:
+		return c.result(Skipped, c.cap(), why+": bandwidth 0 releases the instance's public IP; set allowZeroBandwidth: true in the policy to allow it")
+	case bw != 0 && (bw < c.lo || bw > c.hi):
+		return c.result(Skipped, c.cap(), fmt.Sprintf("%s: outside the policy bounds %d..%d for %s", why, c.lo, c.hi, c.inst.ID))
+	case bw == c.cap():
+		return c.result(Unchanged, c.cap(), why+": already there")
+	case bw > c.cap():
+		return c.increase(bw, why, true)
+	}
+	if r := c.refuseDecrease(); r != "" {
+		return c.result(Skipped, c.cap(), why+": "+r)
+	}
+	return c.act(bw, why, c.p.Cooldown, true)
 }
 
 // refuseDecrease says why no decrease is possible at all, or "".
 func (c *decider) refuseDecrease() string {
-	if c.rec.TemporaryUntil.After(c.now) {
-		return fmt.Sprintf("a temporary upgrade is in force until %s and ends on its own; no decrease is attempted", stamp(c.rec.TemporaryUntil))
+	in, rec := c.inst, c.v.rec
+	switch {
+	case rec.TemporaryUntil.After(c.now):
+		return fmt.Sprintf("a temporary upgrade is in force until %s and ends on its own", stamp(rec.TemporaryUntil))
+	case in.InstanceChargeType != PrePaid:
+		return ""
+	case in.InternetChargeType == PayByBandwidth:
+		return "a PrePaid PayByBandwidth instance's bandwidth can only grow (ECS); switch it to PayByTraffic in the console to lower it"
+	case !c.p.PrePaidDowngrades:
+		return "PrePaid downgrades are off: after one, ECS refuses every change until the billing cycle ends; set prepaidDowngrades: true to allow them"
+	case rec.Downgrades >= DowngradeQuota:
+		return fmt.Sprintf("it has used %d of the %d downgrades ECS allows a PrePaid instance", rec.Downgrades, DowngradeQuota)
 	}
-	if c.inst.InstanceChargeType == PrePaid && c.inst.InternetChargeType == PayByBandwidth {
-		return fmt.Sprintf("instance %s is PrePaid PayByBandwidth, whose bandwidth ECS only lets grow; lower it by switching to PayByTraffic in the console", c.inst.ID)
-	}
-	if c.inst.InstanceChargeType == PrePaid && c.rec.Downgrades >= DowngradeQuota {
-		return fmt.Sprintf("instance %s has used %d of the %d bandwidth downgrades ECS allows a PrePaid instance", c.inst.ID, c.rec.Downgrades, DowngradeQuota)
+	return c.frozen()
+}
+
+// frozen says why a PrePaid instance takes no change after a downgrade.
+func (c *decider) frozen() string {
+	if u := c.v.rec.FrozenUntil; c.inst.InstanceChargeType == PrePaid && c.now.Before(u) {
+		return fmt.Sprintf("after a downgrade ECS refuses changes until the billing cycle ends at %s", stamp(u))
 	}
 	return ""
 }
@@ -312,117 +331,93 @@ func (c *decider) refuseDecrease() string {
 // change cannot be made, or "".
 func (c *decider) refuse(target int) string {
 	in := c.inst
-	if target < 0 || target > policy.APIMaxBandwidth {
-		return fmt.Sprintf("target %d Mbit/s is outside 0..%d, the range ECS accepts", target, policy.APIMaxBandwidth)
-	}
-	if in.EIPAddress != "" || in.EIPAllocationID != "" {
-		return fmt.Sprintf("instance %s is a VPC instance with EIP %s (%s) bound: its public bandwidth is the EIP's (%d Mbit/s); change the EIP's bandwidth instead", in.ID, in.EIPAddress, in.EIPAllocationID, in.EIPBandwidth)
-	}
-	if len(in.Locks) > 0 {
-		return fmt.Sprintf("instance %s is locked (%s); ECS refuses changes until the lock is lifted", in.ID, strings.Join(in.Locks, ", "))
-	}
-	if in.InstanceChargeType == PrePaid && !in.ExpiredTime.IsZero() && !in.ExpiredTime.After(c.now) {
-		return fmt.Sprintf("PrePaid instance %s expired at %s; renew it first", in.ID, stamp(in.ExpiredTime))
-	}
-	if in.NetworkType == NetworkClassic && c.cur == 0 && target > 0 {
+	switch {
+	case in.EIPAddress != "" || in.EIPAllocationID != "":
+		return fmt.Sprintf("its public bandwidth is EIP %s's (%s, %d Mbit/s): change the EIP's bandwidth instead", in.EIPAddress, in.EIPAllocationID, in.EIPBandwidth)
+	case len(in.Locks) > 0:
+		return fmt.Sprintf("it is locked (%s); ECS refuses changes until the lock is lifted", strings.Join(in.Locks, ", "))
+	case in.InstanceChargeType == PrePaid && !in.ExpiredTime.IsZero() && !in.ExpiredTime.After(c.now):
+		return fmt.Sprintf("the PrePaid instance expired at %s; renew it first", stamp(in.ExpiredTime))
+	case in.NetworkType == NetworkClassic && c.cap() == 0 && target > 0:
 		if in.Status != StatusStopped {
-			return fmt.Sprintf("classic-network instance %s is %s; ECS raises bandwidth from 0 only while it is Stopped", in.ID, in.Status)
+			return fmt.Sprintf("the classic-network instance is %s; ECS raises bandwidth from 0 only while it is Stopped", in.Status)
 		}
 		return ""
-	}
-	if in.Status != StatusRunning {
-		return fmt.Sprintf("instance %s is %s, not Running", in.ID, in.Status)
+	case in.Status != StatusRunning:
+		return fmt.Sprintf("the instance is %s, not Running", in.Status)
 	}
 	return ""
 }
 
-// act checks the ECS preconditions and the cooldown, then makes the change.
-func (c *decider) act(target int, why string, cooldown time.Duration) Decision {
+// act checks the ECS preconditions, the change in flight and the cooldown,
+// then makes the change.
+func (c *decider) act(target int, why string, cooldown time.Duration, manual bool) Decision {
 	if r := c.refuse(target); r != "" {
-		return c.result(Skipped, c.cur, why+": "+r)
+		return c.result(Skipped, c.cap(), why+": "+r)
 	}
-	if last := c.rec.LastChange; !last.IsZero() && c.now.Before(last.Add(cooldown)) {
-		return c.postpone(target, why, last.Add(cooldown), cooldown)
-	}
-	return c.scale(target, why)
-}
-
-// postpone records target as pending until retry.
-func (c *decider) postpone(target int, why string, retry time.Time, cooldown time.Duration) Decision {
-	down := target < c.cur
-	next := Pending{Target: target, ObservedAt: c.at, Down: down}
-	manual := c.in.Observation.Kind == FromManual
-	if old := c.rec.Pending; old != nil && !manual {
-		// The highest pending increase wins; otherwise the newer observation.
-		bothUp := !old.Down && !down
-		if bothUp && old.Target >= target || !bothUp && old.ObservedAt.After(c.at) {
-			next = *old
+	if a := c.v.live; a != nil {
+		if a.Order != "" {
+			return c.result(Deferred, c.cap(), fmt.Sprintf("%s: order %s for %d Mbit/s awaits payment (autoPay is off): pay or cancel it in the ECS console; no new order until then", why, a.Order, a.To))
+		}
+		if a.To != target || a.Manual != manual {
+			return c.postpone(why, a.At.Add(InFlight), fmt.Sprintf("the change to %d Mbit/s asked at %s may still be in progress", a.To, stamp(a.At)))
 		}
 	}
-	c.rec.Pending = &next
-	d := c.result(Deferred, target, fmt.Sprintf("%s: change to %d Mbit/s deferred until %s (cooldown %v after the change at %s); pending target %d Mbit/s", why, target, stamp(retry), cooldown, stamp(c.rec.LastChange), next.Target))
+	if next := c.v.since.Add(cooldown); !c.v.since.IsZero() && c.now.Before(next) {
+		return c.postpone(why, next, fmt.Sprintf("cooldown %v after the change at %s", cooldown, stamp(c.v.since)))
+	}
+	return c.scale(target, why, manual)
+}
+
+// postpone reports a change that must wait until retry; nothing is stored,
+// since the next decision takes it from a fresh reading again.
+func (c *decider) postpone(why string, retry time.Time, because string) Decision {
+	d := c.result(Deferred, c.cap(), fmt.Sprintf("%s: waits until %s (%s)", why, stamp(retry), because))
 	d.RetryAfter = retry
 	return d
 }
 
-// scale makes the change and returns the record as it is once ECS accepted it.
-func (c *decider) scale(target int, why string) Decision {
-	in := c.inst
+// scale makes the change and returns the record to write before the call.
+func (c *decider) scale(target int, why string, manual bool) Decision {
+	in, cur := c.inst, c.cap()
+	at := c.now
+	if a := c.v.live; a != nil {
+		// A retry of the change in flight: the same attempt, the same
+		// token, so ECS makes at most one order.
+		at = a.At
+	}
 	ch := Change{
 		Target:           target,
-		Downgrade:        target < c.cur,
-		AllocatePublicIP: c.cur == 0 && target > 0 && in.InstanceChargeType == PostPaid,
+		Downgrade:        target < cur,
+		AllocatePublicIP: cur == 0 && target > 0 && in.InstanceChargeType == PostPaid,
 	}
 	if c.p.Temporary != nil && !ch.Downgrade && in.InstanceChargeType == PrePaid && in.InternetChargeType == PayByBandwidth {
-		ch.StartTime = c.now.UTC().Truncate(time.Minute)
-		ch.EndTime = roundUpHour(ch.StartTime.Add(c.p.Temporary.Duration))
-		why += fmt.Sprintf("; temporary upgrade until %s", stamp(ch.EndTime))
+		// From the attempt's time, not the clock: a retry in the next
+		// minute asks for the same window with the same token.
+		ch.EndTime = roundUpHour(at.Add(c.p.Temporary.Duration))
+		why += fmt.Sprintf("; temporary until %s", stamp(ch.EndTime))
 	}
-	ch.ClientToken = ClientToken(in, c.base, ch)
-
-	rec := c.rec
-	rec.PrevChange, rec.LastChange = c.base.LastChange, c.now
-	rec.From, rec.To = c.cur, target
-	if ch.Downgrade && in.InstanceChargeType == PrePaid {
-		rec.Downgrades++
+	ch.ClientToken = ClientToken(in, c.v.rec, ch)
+	rec := c.v.rec
+	rec.Stored = true
+	rec.Attempt = &Attempt{To: target, At: at, Manual: manual, Until: ch.EndTime}
+	d := c.result(Scaled, target, fmt.Sprintf("%s: %d → %d Mbit/s", why, cur, target))
+	if manual {
+		d.Reason += fmt.Sprintf("; held until %s (manualHold)", stamp(at.Add(c.p.ManualHold)))
 	}
-	if pd := rec.Pending; pd != nil && (satisfied(*pd, target) || !pd.ObservedAt.After(c.at)) {
-		rec.Pending = nil
-	}
-	if rec.Pending == nil {
-		// The record is written before the ECS call: the target stays
-		// pending until a later decision sees it in force, so a change
-		// that fails midway is retried rather than lost (see unconfirmed).
-		rec.Pending = &Pending{Target: target, ObservedAt: c.at, Down: ch.Downgrade}
-	}
-	if key := c.in.Observation.Key; key != "" {
-		rec.LastKey = KeyOf(key)
-	}
-	switch {
-	case !ch.EndTime.IsZero():
-		rec.TemporaryUntil = ch.EndTime
-	case !rec.TemporaryUntil.After(c.now):
-		rec.TemporaryUntil = time.Time{}
-	}
-	c.rec = rec
-	d := c.result(Scaled, target, fmt.Sprintf("%s: %d → %d Mbit/s", why, c.cur, target))
-	d.Change = &ch
+	d.Change, d.Record, d.Save = &ch, rec, true
 	if !c.p.AutoPay && !ch.Downgrade {
-		d.Warnings = append(d.Warnings, fmt.Sprintf("autoPay is off: the order for %s at %d Mbit/s stays unpaid until it is paid in the ECS console", in.ID, target))
+		d.Notes = append(d.Notes, fmt.Sprintf("autoPay is off: the order for %d Mbit/s stays unpaid until it is paid in the ECS console", target))
 	}
 	return d
 }
 
 func (c *decider) result(a Action, to int, reason string) Decision {
-	return Decision{Action: a, From: c.cur, To: to, Reason: reason, Record: c.rec}
-}
-
-// satisfied reports whether a cap of capMbps fulfils a pending target.
-func satisfied(p Pending, capMbps int) bool {
-	if p.Down {
-		return capMbps <= p.Target
+	d := Decision{Action: a, From: c.cap(), To: to, Reason: reason, Record: c.v.rec}
+	if c.v.unexplained && a != Ignored {
+		d.Save = true
 	}
-	return capMbps >= p.Target
+	return d
 }
 
 // usageOf is rate as a percentage of capMbps; any traffic over no cap is
@@ -448,11 +443,25 @@ func rowTarget(table []policy.Row, rate float64) int {
 	return table[len(table)-1].Target
 }
 
-// rowAbove is the first row target above capMbps.
-func rowAbove(table []policy.Row, capMbps int) (int, bool) {
+// rowsAbove is the n-th row target above capMbps, or the last row's.
+func rowsAbove(table []policy.Row, capMbps, n int) int {
+	t := table[len(table)-1].Target
 	for _, r := range table {
 		if r.Target > capMbps {
-			return r.Target, true
+			n--
+			if n == 0 {
+				return r.Target
+			}
+		}
+	}
+	return max(t, capMbps)
+}
+
+// rowAtMost is the highest row target at or below limit.
+func rowAtMost(table []policy.Row, limit int) (int, bool) {
+	for i := len(table) - 1; i >= 0; i-- {
+		if table[i].Target <= limit {
+			return table[i].Target, true
 		}
 	}
 	return 0, false
@@ -472,7 +481,7 @@ func rowBelow(table []policy.Row, capMbps int) (int, bool) {
 // stepFloor is the lowest cap a decrease from the current one may reach:
 // maxStepDown rows down, but never above the policy max.
 func (c *decider) stepFloor(target int) int {
-	floor := c.cur
+	floor := c.cap()
 	for range c.p.MaxStepDown {
 		below, ok := rowBelow(c.p.Table, floor)
 		if !ok || below <= target {

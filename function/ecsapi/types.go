@@ -60,4 +60,11 @@ const (
 	// Locked: the instance refuses changes for a while (the 5-minute lock
 	// after a change, which ECS reports as Throttling): keep the target pending.
 	Locked
+	// InProgress: the change may be in progress (LastTokenProcessing and
+	// the like): keep its record, buy nothing new, look again later.
+	InProgress
+	// StatusConflict: the instance's status refuses the change
+	// (IncorrectInstanceStatus, InvalidInstanceStatus, OperationDenied);
+	// within minutes of a change it is the lock.
+	StatusConflict
 )

@@ -120,8 +120,12 @@ func (h *Handler) http(ctx context.Context, log zerolog.Logger, d *alarm.Deliver
 }
 
 func (h *Handler) run(ctx context.Context, log zerolog.Logger, d *alarm.Delivery, region string, creds ecsapi.Credentials) ([]scaler.Result, error) {
-	connect := func(r string) (scaler.ECS, error) {
-		return ecsapi.New(ecsapi.Config{Region: r, Endpoint: h.cfg.Endpoint, Credentials: creds, Retry: h.cfg.Retry})
+	connect := func(r string) (scaler.Clients, error) {
+		ecs, err := ecsapi.New(ecsapi.Config{Region: r, Endpoint: h.cfg.Endpoint, Credentials: creds, Retry: h.cfg.Retry})
+		if err != nil {
+			return scaler.Clients{}, err
+		}
+		return scaler.Clients{ECS: ecs}, nil
 	}
 	results, err := h.engine.Run(ctx, d, connect, region)
 	for _, r := range results {

@@ -15,8 +15,10 @@ import (
 
 // Limits of the ECS API and of this format.
 const (
-	// APIMaxBandwidth is the highest InternetMaxBandwidthOut ECS accepts.
-	APIMaxBandwidth = 100
+	// APIMaxBandwidth is the highest InternetMaxBandwidthOut ECS accepts:
+	// 200 for PrePaid PayByBandwidth, 100 for every other billing
+	// (decide.APIMax applies the per-instance limit).
+	APIMaxBandwidth = 200
 	// ECSCooldown is how long ECS refuses another change after a success.
 	ECSCooldown = 5 * time.Minute
 	// MinTemporaryDuration is the shortest temporary upgrade ECS accepts.
@@ -41,6 +43,14 @@ type document struct {
 	ScaleDown        *bool             `yaml:"scaleDown"`
 	AutoPay          *bool             `yaml:"autoPay"`
 	MaxAlarmAge      *string           `yaml:"maxAlarmAge"`
+	Warmup           *string           `yaml:"warmup"`
+	ManualHold       *string           `yaml:"manualHold"`
+	MaxStepUp        *int              `yaml:"maxStepUp"`
+	Regions          []string          `yaml:"regions"`
+	MaxTotalMbps     *int              `yaml:"maxTotalMbps"`
+	MaxIncreases     *int              `yaml:"maxIncreasesPerDay"`
+	PrePaidDowngrade *bool             `yaml:"prepaidDowngrades"`
+	AllowZero        *bool             `yaml:"allowZeroBandwidth"`
 	TemporaryUpgrade *temporaryDoc     `yaml:"temporaryUpgrade"`
 	Instances        Selector          `yaml:"instances"`
 	Overrides        map[string]Bounds `yaml:"overrides"`
@@ -120,6 +130,8 @@ func (d *document) validate() (*Policy, error) {
 		ScaleDown:    true,
 		AutoPay:      true,
 		MaxAlarmAge:  time.Hour,
+		Warmup:       time.Minute,
+		ManualHold:   time.Hour,
 		Instances:    d.Instances,
 		Overrides:    d.Overrides,
 	}
@@ -151,6 +163,8 @@ func (d *document) validate() (*Policy, error) {
 		{"cooldown", d.Cooldown, &p.Cooldown, false},
 		{"downCooldown", d.DownCooldown, &p.DownCooldown, false},
 		{"maxAlarmAge", d.MaxAlarmAge, &p.MaxAlarmAge, true},
+		{"warmup", d.Warmup, &p.Warmup, false},
+		{"manualHold", d.ManualHold, &p.ManualHold, false},
 	} {
 		if err := parseDuration(f.name, f.text, f.dst, f.positive); err != nil {
 			return nil, err
@@ -163,6 +177,24 @@ func (d *document) validate() (*Policy, error) {
 	if p.MaxStepDown < 1 {
 		return nil, fmt.Errorf("policy: maxStepDown %d is below 1", p.MaxStepDown)
 	}
+	for _, f := range []struct {
+		name string
+		src  *int
+		dst  *int
+	}{{"maxStepUp", d.MaxStepUp, &p.MaxStepUp}, {"maxTotalMbps", d.MaxTotalMbps, &p.MaxTotalMbps}, {"maxIncreasesPerDay", d.MaxIncreases, &p.MaxIncreasesPerDay}} {
+		setIf(f.dst, f.src)
+		if *f.dst < 0 {
+			return nil, fmt.Errorf("policy: %s %d is negative (0 means no limit)", f.name, *f.dst)
+		}
+	}
+	for i, r := range d.Regions {
+		if r == "" {
+			return nil, fmt.Errorf("policy: regions[%d] is empty", i)
+		}
+	}
+	p.Regions = d.Regions
+	setIf(&p.PrePaidDowngrades, d.PrePaidDowngrade)
+	setIf(&p.AllowZero, d.AllowZero)
 	setIf(&p.ScaleDown, d.ScaleDown)
 	setIf(&p.AutoPay, d.AutoPay)
 	if t := d.TemporaryUpgrade; t != nil {

@@ -45,12 +45,31 @@ type Policy struct {
 	Cooldown     time.Duration
 	DownCooldown time.Duration
 	MaxStepDown  int
-	ScaleDown    bool
+	// MaxStepUp bounds the rows one increase climbs; 0: unbounded.
+	MaxStepUp int
+	ScaleDown bool
 	AutoPay      bool
 	Instances    Selector
 	Overrides    map[string]Bounds
 	Temporary    *Temporary    // nil: temporary upgrades off
-	MaxAlarmAge  time.Duration // alarms observed longer ago are ignored as stale
+	MaxAlarmAge  time.Duration // an alarm observed longer ago only wakes the function; its value is not used
+	// Warmup: datapoints whose period began less than this after a change
+	// are not judged against the new cap.
+	Warmup time.Duration
+	// ManualHold is how long the loop leaves a manual change alone.
+	ManualHold time.Duration
+	// Regions the timer reconciles; empty: the function's own region.
+	Regions []string
+	// Brakes: the most Mbit/s of all selected instances of a region
+	// together, and the most increases per instance per UTC day; 0: none.
+	MaxTotalMbps       int
+	MaxIncreasesPerDay int
+	// PrePaidDowngrades allows lowering PrePaid instances: after one, ECS
+	// refuses every change until the billing cycle ends.
+	PrePaidDowngrades bool
+	// AllowZero allows a manual bandwidthOut of 0, which releases the
+	// instance's public IP.
+	AllowZero bool
 	// Warnings are accepted oddities to log at start (e.g. cooldown < 5m).
 	Warnings []string
 }
@@ -77,6 +96,9 @@ func (p *Policy) BoundsFor(instanceID string) (min, max int) {
 		return 0, 0
 	}
 	min, max = p.Min, p.Max
+	if min < 1 {
+		min = 1 // never 0 automatically: it releases the public IP
+	}
 	if o, ok := p.Overrides[instanceID]; ok {
 		if o.Min != 0 {
 			min = o.Min

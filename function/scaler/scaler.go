@@ -1,6 +1,7 @@
 // Package scaler is the controller around the decision core: it reads the
-// instances an alarm names, asks decide what to do, calls ECS and records the
-// outcome on the instance itself. It holds no rule of its own.
+// instances afresh (ECS for the cap, CloudMonitor for the traffic), asks
+// decide what to do, calls ECS and records the change on the instance
+// itself. It holds no rule of its own.
 package scaler
 
 import (
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/alarm"
+	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/cmsapi"
 	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/decide"
 	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/ecsapi"
 	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/policy"
@@ -27,12 +29,26 @@ type ECS interface {
 	WriteTags(ctx context.Context, instanceID string, tags map[string]string) (string, error)
 }
 
-// Connect returns the ECS client of one region for the current invocation.
-type Connect func(region string) (ECS, error)
+// Metrics is what the controller reads from CloudMonitor; *cmsapi.Client
+// has it. ids nil means every instance of the region.
+type Metrics interface {
+	Last(ctx context.Context, metric string, ids []string) ([]cmsapi.Point, error)
+	List(ctx context.Context, metric string, ids []string, start, end time.Time) ([]cmsapi.Point, error)
+}
 
-// lockRetry is how long ECS refuses changes after one (the seed's 5 minutes);
-// a Locked error defers the target by that much.
-const lockRetry = 5 * time.Minute
+// Clients are one region's API clients for the current invocation.
+type Clients struct {
+	ECS ECS
+	// Metrics nil: decide on the alarms' values alone.
+	Metrics Metrics
+}
+
+// Connect returns the clients of one region for the current invocation.
+type Connect func(region string) (Clients, error)
+
+// lockWindow is how long after a change ECS's status refusals count as its
+// lock rather than as a refusal of the change.
+const lockWindow = 10 * time.Minute
 
 // Result is the outcome for one instance, as the function reports and logs it.
 type Result struct {
@@ -49,32 +65,41 @@ type Result struct {
 	Warnings   []string      `json:"warnings,omitempty"`
 	// Key is the alarm's delivery key, for the log; not part of the result.
 	Key string `json:"-"`
-	// Transient marks a failure worth a redelivery.
+	// Transient marks a failure to read worth a redelivery.
 	Transient bool `json:"-"`
 }
 
-// ErrTransient is wrapped by Run's error when some change failed for a
-// reason that may pass: the caller should make the platform redeliver.
-var ErrTransient = errors.New("transient ECS failure")
+// ErrTransient is wrapped by Run's error when reading the instances failed
+// for a reason that may pass: the caller may make the platform redeliver
+// (harmless: every delivery only makes the function look again).
+var ErrTransient = errors.New("transient failure")
 
-// Engine turns deliveries into results. It is safe for concurrent use: FC
-// runs several invocations of one process at once.
+// Engine turns deliveries into results. It is safe for concurrent use.
 type Engine struct {
 	Policy *policy.Policy
 	Clock  func() time.Time // nil: time.Now
 	DryRun bool             // DRY_RUN: decide and report, never modify
 
-	// seen remembers delivery keys this process has finished with, so a
-	// redelivery costs no ECS call. Correctness does not depend on it: the
-	// record on the instance catches redeliveries in a fresh process.
+	// seen remembers alarm delivery keys this process has looked at, so a
+	// redelivery costs no call. Correctness does not depend on it.
 	seen keyCache
 	// locks serialises work on one instance inside this process.
 	locks sync.Map // instance ID -> *sync.Mutex
 }
 
-// Run handles one delivery. The error is non-nil (wrapping ErrTransient) when
-// a failure that may pass left an intended change undone; the results are
-// complete either way.
+// target is one instance to decide on and what woke it.
+type target struct {
+	id      string
+	trigger decide.Trigger
+	alarm   *decide.Alarm
+	manual  *decide.Manual
+	dryRun  bool
+	key     string
+}
+
+// Run handles one delivery. The error is non-nil (wrapping ErrTransient)
+// when the instances could not be read for a reason that may pass; the
+// results are complete either way.
 func (e *Engine) Run(ctx context.Context, d *alarm.Delivery, connect Connect, defaultRegion string) ([]Result, error) {
 	var results []Result
 	switch d.Kind {
@@ -83,7 +108,7 @@ func (e *Engine) Run(ctx context.Context, d *alarm.Delivery, connect Connect, de
 	case alarm.KindManual:
 		results = e.runManual(ctx, d.Manual, connect, defaultRegion)
 	case alarm.KindReconcile:
-		results = e.runReconcile(ctx, connect, defaultRegion)
+		results = e.runTimer(ctx, connect, defaultRegion)
 	default:
 		return nil, fmt.Errorf("scaler: delivery of unknown kind %q", d.Kind)
 	}
@@ -99,31 +124,37 @@ func (e *Engine) Run(ctx context.Context, d *alarm.Delivery, connect Connect, de
 	return results, nil
 }
 
-// work is one observation for one instance.
-type work struct {
-	id  string
-	obs decide.Observation
-}
-
 func (e *Engine) runAlarms(ctx context.Context, alarms []alarm.Alarm, connect Connect) []Result {
-	byRegion := map[string][]work{}
+	byRegion := map[string][]target{}
 	var regions []string
 	var results []Result
+	newest := map[string]int{} // region/instance -> index in byRegion[region]
 	for _, a := range alarms {
-		if h, ok := e.seen.get(a.Key); ok {
+		if _, ok := e.seen.get(a.Key); ok {
 			results = append(results, Result{InstanceID: a.InstanceID, Region: a.Region, Action: decide.Duplicate, Key: a.Key,
-				From: h.from, To: h.to, Reason: "redelivery of an alarm this function already handled"})
+				Reason: "redelivery of an alarm this process already looked at"})
 			continue
 		}
 		if _, ok := byRegion[a.Region]; !ok {
 			regions = append(regions, a.Region)
 		}
-		byRegion[a.Region] = append(byRegion[a.Region], work{id: a.InstanceID, obs: decide.Observation{
-			Kind: decide.FromAlarm, Metric: a.Metric, Value: a.Value, State: string(a.State), At: a.Time, Key: a.Key,
-		}})
+		t := target{id: a.InstanceID, trigger: decide.ByAlarm, key: a.Key, alarm: &decide.Alarm{
+			Metric: a.Metric, Value: a.Value, State: string(a.State), At: a.Time, UnknownMetric: a.UnknownMetric,
+		}}
+		// Several alarms of one instance make one decision, on the newest.
+		slot := a.Region + "/" + a.InstanceID
+		if i, ok := newest[slot]; ok {
+			if prev := byRegion[a.Region][i]; !a.Time.Before(prev.alarm.At) {
+				byRegion[a.Region][i] = t
+			}
+			e.seen.add(a.Key)
+			continue
+		}
+		newest[slot] = len(byRegion[a.Region])
+		byRegion[a.Region] = append(byRegion[a.Region], t)
 	}
 	for _, region := range regions {
-		results = append(results, e.runRegion(ctx, region, byRegion[region], connect)...)
+		results = append(results, e.runRegion(ctx, region, byRegion[region], false, connect)...)
 	}
 	return results
 }
@@ -136,176 +167,348 @@ func (e *Engine) runManual(ctx context.Context, m *alarm.Manual, connect Connect
 	if region == "" {
 		region = defaultRegion
 	}
-	return e.runRegion(ctx, region, []work{{id: m.InstanceID, obs: decide.Observation{
-		Kind: decide.FromManual, Bandwidth: m.BandwidthOut, DryRun: m.DryRun,
-	}}}, connect)
+	return e.runRegion(ctx, region, []target{{id: m.InstanceID, trigger: decide.ByManual,
+		manual: &decide.Manual{Bandwidth: m.BandwidthOut}, dryRun: m.DryRun}}, false, connect)
 }
 
-// runReconcile re-reads every instance the policy selects in the function's
-// region and applies the pending targets whose cooldown has passed.
-func (e *Engine) runReconcile(ctx context.Context, connect Connect, region string) []Result {
-	client, err := connect(region)
-	if err != nil {
-		return []Result{failure("", region, err)}
+// runTimer is the control loop: every instance the policy selects, in every
+// region it lists, decided from a fresh reading.
+func (e *Engine) runTimer(ctx context.Context, connect Connect, defaultRegion string) []Result {
+	regions := e.Policy.Regions
+	if len(regions) == 0 {
+		regions = []string{defaultRegion}
 	}
+	var results []Result
+	for _, region := range regions {
+		results = append(results, e.runRegion(ctx, region, nil, true, connect)...)
+	}
+	return results
+}
+
+// reading is what one region's reads found.
+type reading struct {
+	found    map[string]ecsapi.Instance
+	selected []ecsapi.Instance // the policy's selection, when listed
+	points   map[string][]decide.Point
+	cmsErr   error
+}
+
+// runRegion reads the region afresh and decides each target; all: every
+// selected instance is a target (the timer).
+func (e *Engine) runRegion(ctx context.Context, region string, targets []target, all bool, connect Connect) []Result {
+	clients, err := connect(region)
+	if err != nil {
+		return failAll(targets, region, err)
+	}
+	r, err := e.read(ctx, clients, region, targets, all)
+	if err != nil {
+		return failAll(targets, region, err)
+	}
+	if all {
+		for _, in := range r.selected {
+			targets = append(targets, target{id: in.ID, trigger: decide.ByTimer})
+		}
+		sort.Slice(targets, func(i, j int) bool { return targets[i].id < targets[j].id })
+	}
+	total := -1
+	if e.Policy.MaxTotalMbps > 0 && r.selected != nil {
+		total = e.committed(r.selected)
+	}
+	now := e.now()
+	decisions := make([]decide.Decision, len(targets))
+	inputs := make([]decide.Input, len(targets))
+	var windowIDs []string
+	var since time.Time
+	for i, t := range targets {
+		in, ok := r.found[t.id]
+		if !ok {
+			continue
+		}
+		inputs[i] = e.input(t, in, r, now, total)
+		decisions[i] = decide.Decide(inputs[i])
+		if decisions[i].NeedWindow {
+			windowIDs = append(windowIDs, t.id)
+			if since.IsZero() || decisions[i].WindowSince.Before(since) {
+				since = decisions[i].WindowSince
+			}
+		}
+	}
+	if len(windowIDs) > 0 {
+		window, err := e.window(ctx, clients.Metrics, r, windowIDs, since, now)
+		for i, t := range targets {
+			if !decisions[i].NeedWindow {
+				continue
+			}
+			if err != nil {
+				inputs[i].Reading = decide.Reading{Unavailable: explain(err)}
+			} else {
+				inputs[i].Reading = decide.Reading{Points: window[t.id], Since: since}
+			}
+			decisions[i] = decide.Decide(inputs[i])
+		}
+	}
+	results := make([]Result, 0, len(targets))
+	for i, t := range targets {
+		in, ok := r.found[t.id]
+		if !ok {
+			results = append(results, Result{InstanceID: t.id, Region: region, Action: decide.Failed, Key: t.key,
+				Reason: fmt.Sprintf("instance %s was not found in region %s: check the instance ID and the alarm's region", t.id, region)})
+			continue
+		}
+		res := e.execute(ctx, clients.ECS, in, inputs[i], decisions[i])
+		if res.Action == decide.Scaled && total >= 0 && decisions[i].Change != nil {
+			total += decisions[i].Change.Target - in.BandwidthOut
+		}
+		res.Key = t.key
+		if t.key != "" && !res.Transient {
+			e.seen.add(t.key)
+		}
+		results = append(results, res)
+	}
+	return results
+}
+
+// read takes the region's fresh reading: ECS and CloudMonitor in parallel.
+func (e *Engine) read(ctx context.Context, c Clients, region string, targets []target, all bool) (reading, error) {
+	r := reading{found: map[string]ecsapi.Instance{}, points: map[string][]decide.Point{}}
+	ids := make([]string, 0, len(targets))
+	metric := cmsapi.MetricVPC
+	for _, t := range targets {
+		ids = append(ids, t.id)
+		if t.alarm != nil && strings.HasPrefix(t.alarm.Metric, decide.MetricClassicRate) {
+			metric = cmsapi.MetricClassic
+		}
+	}
+	listAll := all || e.Policy.MaxTotalMbps > 0
+	var wg sync.WaitGroup
+	var ecsErr, selErr error
+	var named, selected []ecsapi.Instance
+	var last []cmsapi.Point
+	if len(ids) > 0 {
+		wg.Add(1)
+		go func() { defer wg.Done(); named, ecsErr = c.ECS.DescribeInstances(ctx, ids) }()
+	}
+	if listAll {
+		wg.Add(1)
+		go func() { defer wg.Done(); selected, selErr = e.selection(ctx, c.ECS) }()
+	}
+	if c.Metrics != nil {
+		cmsIDs := ids
+		if all {
+			cmsIDs = e.Policy.Instances.IDs
+			if e.Policy.Instances.Tag != nil {
+				cmsIDs = nil // the whole region in one paged call
+			}
+		}
+		if !all || cmsIDs != nil || e.Policy.Instances.Tag != nil {
+			wg.Add(1)
+			go func() { defer wg.Done(); last, r.cmsErr = c.Metrics.Last(ctx, metric, cmsIDs) }()
+		}
+	} else {
+		r.cmsErr = errors.New("no CloudMonitor client")
+	}
+	wg.Wait()
+	if ecsErr != nil {
+		return r, ecsErr
+	}
+	if selErr != nil {
+		return r, selErr
+	}
+	for _, in := range named {
+		r.found[in.ID] = in
+	}
+	if listAll {
+		r.selected = selected
+		for _, in := range selected {
+			if _, ok := r.found[in.ID]; !ok && (all || contains(ids, in.ID)) {
+				r.found[in.ID] = in
+			}
+		}
+	}
+	addPoints(r.points, last)
+	// Classic-network instances report another metric: a second read, for
+	// them alone (the classic network is retired; this is rare).
+	var classic []string
+	for id, in := range r.found {
+		if in.NetworkType == decide.NetworkClassic && len(r.points[id]) == 0 && metric != cmsapi.MetricClassic {
+			classic = append(classic, id)
+		}
+	}
+	if len(classic) > 0 && c.Metrics != nil && r.cmsErr == nil {
+		sort.Strings(classic)
+		more, err := c.Metrics.Last(ctx, cmsapi.MetricClassic, classic)
+		if err != nil {
+			r.cmsErr = err
+		}
+		addPoints(r.points, more)
+	}
+	return r, nil
+}
+
+// selection lists the instances the policy selects in the client's region.
+func (e *Engine) selection(ctx context.Context, c ECS) ([]ecsapi.Instance, error) {
 	found := map[string]ecsapi.Instance{}
 	if ids := e.Policy.Instances.IDs; len(ids) > 0 {
-		insts, err := client.DescribeInstances(ctx, ids)
+		insts, err := c.DescribeInstances(ctx, ids)
 		if err != nil {
-			return []Result{failure("", region, err)}
+			return nil, err
 		}
 		for _, in := range insts {
 			found[in.ID] = in
 		}
 	}
 	if tag := e.Policy.Instances.Tag; tag != nil {
-		insts, err := client.DescribeTagged(ctx, tag.Key, tag.Value)
+		insts, err := c.DescribeTagged(ctx, tag.Key, tag.Value)
 		if err != nil {
-			return []Result{failure("", region, err)}
+			return nil, err
 		}
 		for _, in := range insts {
 			found[in.ID] = in
 		}
 	}
-	var items []work
-	for id, in := range found {
-		if rec, err := state.Decode(in.Tags); err == nil && rec.Pending != nil {
-			items = append(items, work{id: id, obs: decide.Observation{Kind: decide.FromReconcile}})
-		}
+	out := make([]ecsapi.Instance, 0, len(found))
+	for _, in := range found {
+		out = append(out, in)
 	}
-	sort.Slice(items, func(i, j int) bool { return items[i].id < items[j].id })
-	return e.apply(ctx, client, region, found, items)
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
 }
 
-// runRegion reads the named instances with as few DescribeInstances calls as
-// ECS allows, then applies each observation.
-func (e *Engine) runRegion(ctx context.Context, region string, items []work, connect Connect) []Result {
-	client, err := connect(region)
+// window reads the datapoints since start for a decrease.
+func (e *Engine) window(ctx context.Context, m Metrics, r reading, ids []string, start, end time.Time) (map[string][]decide.Point, error) {
+	if m == nil {
+		return nil, errors.New("no CloudMonitor client")
+	}
+	byMetric := map[string][]string{}
+	for _, id := range ids {
+		metric := cmsapi.MetricVPC
+		if r.found[id].NetworkType == decide.NetworkClassic {
+			metric = cmsapi.MetricClassic
+		}
+		byMetric[metric] = append(byMetric[metric], id)
+	}
+	out := map[string][]decide.Point{}
+	for metric, ids := range byMetric {
+		pts, err := m.List(ctx, metric, ids, start, end)
+		if err != nil {
+			return nil, err
+		}
+		addPoints(out, pts)
+	}
+	return out, nil
+}
+
+// committed sums the selected instances' caps, changes in flight at their
+// targets.
+func (e *Engine) committed(selected []ecsapi.Instance) int {
+	now := e.now()
+	total := 0
+	for _, in := range selected {
+		rec, _ := state.Decode(in.Tags)
+		total += decide.Committed(toDecide(in), rec, now)
+	}
+	return total
+}
+
+func (e *Engine) input(t target, in ecsapi.Instance, r reading, now time.Time, total int) decide.Input {
+	rec, err := state.Decode(in.Tags)
+	input := decide.Input{
+		Instance: toDecide(in), Record: rec, Trigger: t.trigger, Alarm: t.alarm, Manual: t.manual,
+		Policy: e.Policy, Now: now, DryRun: e.DryRun || t.dryRun, RegionTotal: total,
+		Reading: decide.Reading{Points: r.points[in.ID]},
+	}
 	if err != nil {
-		return failAll(items, region, err)
+		input.RecordError = err.Error()
 	}
-	ids := make([]string, 0, len(items))
-	seen := map[string]bool{}
-	for _, w := range items {
-		if !seen[w.id] {
-			seen[w.id] = true
-			ids = append(ids, w.id)
-		}
+	if r.cmsErr != nil {
+		input.Reading.Unavailable = explain(r.cmsErr)
 	}
-	insts, err := client.DescribeInstances(ctx, ids)
-	if err != nil {
-		return failAll(items, region, err)
-	}
-	found := make(map[string]ecsapi.Instance, len(insts))
-	for _, in := range insts {
-		found[in.ID] = in
-	}
-	return e.apply(ctx, client, region, found, items)
+	return input
 }
 
-func (e *Engine) apply(ctx context.Context, client ECS, region string, found map[string]ecsapi.Instance, items []work) []Result {
-	results := make([]Result, 0, len(items))
-	for _, w := range items {
-		in, ok := found[w.id]
-		if !ok {
-			results = append(results, Result{InstanceID: w.id, Region: region, Action: decide.Failed, Key: w.obs.Key,
-				Reason: fmt.Sprintf("instance %s was not found in region %s: check the instance ID and the alarm's region", w.id, region)})
-			continue
-		}
-		r, after := e.applyOne(ctx, client, in, w.obs)
-		found[w.id] = after // later observations of the same instance see this one's effect
-		e.remember(w.obs.Key, r)
-		results = append(results, r)
-	}
-	return results
-}
-
-// applyOne decides and executes one observation for one instance, and
-// returns the instance as it is afterwards.
-func (e *Engine) applyOne(ctx context.Context, client ECS, in ecsapi.Instance, obs decide.Observation) (Result, ecsapi.Instance) {
+// execute carries out one decision: the record first, then the change.
+func (e *Engine) execute(ctx context.Context, client ECS, in ecsapi.Instance, input decide.Input, dec decide.Decision) Result {
 	mu := e.lock(in.ID)
 	mu.Lock()
 	defer mu.Unlock()
 
-	now := e.now()
-	res := Result{InstanceID: in.ID, Region: in.Region, Key: obs.Key}
-	rec, err := state.Decode(in.Tags)
-	if err != nil {
-		// A damaged record must not block scaling; starting from no record
-		// only makes the cooldowns count as elapsed, which ECS still guards.
-		res.Warnings = append(res.Warnings, fmt.Sprintf("ignored the damaged state tag %s: %v", state.TagKey, err))
-	}
-	dec := decide.Decide(decide.Input{
-		Instance: toDecide(in), Record: rec, Observation: obs, Policy: e.Policy, Now: now, DryRun: e.DryRun,
-	})
-	res.Action, res.From, res.To, res.Reason = dec.Action, dec.From, dec.To, dec.Reason
-	res.Warnings = append(res.Warnings, dec.Warnings...)
+	res := Result{InstanceID: in.ID, Region: in.Region, Action: dec.Action, From: dec.From, To: dec.To, Reason: dec.Reason, Warnings: dec.Notes}
 	if !dec.RetryAfter.IsZero() {
 		res.RetryAfter = dec.RetryAfter.UTC().Format(time.RFC3339)
 	}
-
-	if dec.Change == nil || dec.Action == decide.DryRun {
-		if dec.Save && dec.Action != decide.DryRun {
+	if dec.Change == nil {
+		if dec.Save {
 			e.save(ctx, client, in.ID, dec.Record, &res)
 		}
-		return res, in
+		return res
 	}
-
-	// Record the change before making it: another FC instance that reads the
-	// instance after ECS applied it must also see the record, or it would
-	// read an old alarm against the new cap and buy again. Without the
-	// record no change is made at all.
+	// Record the change before making it: a reader that sees the new cap
+	// must also see the change behind it, or the cap would look changed by
+	// hand (which only delays, but hides the history). Without the record
+	// no change is made at all.
 	if err := e.write(ctx, client, in.ID, dec.Record); err != nil {
-		res.Action, res.Reason = decide.Failed, fmt.Sprintf("the change to %d Mbit/s was not made, since its record could not be written first: %s", dec.Change.Target, explain(err))
+		res.Action, res.To = decide.Failed, dec.From
+		res.Reason = fmt.Sprintf("the change to %d Mbit/s was not made, since its record could not be written first: %s", dec.Change.Target, explain(err))
 		noteError(&res, err)
-		return res, in
+		return res
 	}
-
 	out, err := client.ModifyBandwidth(ctx, ecsapi.ModifyRequest{
 		InstanceID: in.ID, BandwidthOut: dec.Change.Target, AllocatePublicIP: dec.Change.AllocatePublicIP,
-		StartTime: dec.Change.StartTime, EndTime: dec.Change.EndTime, AutoPay: e.Policy.AutoPay,
-		ClientToken: dec.Change.ClientToken,
+		EndTime: dec.Change.EndTime, AutoPay: e.Policy.AutoPay, ClientToken: dec.Change.ClientToken,
 	})
 	if err != nil {
-		e.modifyFailed(ctx, client, in, rec, dec, err, now, &res)
-		return res, in
+		e.modifyFailed(ctx, client, in, dec, err, &res)
+		return res
 	}
 	res.OrderID, res.RequestID = out.OrderID, out.RequestID
-	if !e.Policy.AutoPay {
-		res.Warnings = append(res.Warnings, fmt.Sprintf("order %s is unpaid (autoPay is off): pay it in the ECS console, or ECS refuses further changes to %s", out.OrderID, in.ID))
+	if !e.Policy.AutoPay && out.OrderID != "" && !dec.Change.Downgrade {
+		// Remember the unpaid order, so that later runs say it awaits
+		// payment instead of asking for it again.
+		rec := dec.Record
+		a := *rec.Attempt
+		a.Order = out.OrderID
+		rec.Attempt = &a
+		e.save(ctx, client, in.ID, rec, &res)
+		res.Warnings = append(res.Warnings, fmt.Sprintf("order %s is unpaid (autoPay is off): pay it in the ECS console; ECS refuses further changes to %s until then", out.OrderID, in.ID))
 	}
-	in.BandwidthOut = dec.Change.Target
-	in.Tags = withTag(in.Tags, state.TagKey, state.Encode(dec.Record))
-	return res, in
+	return res
 }
 
-// modifyFailed turns an ECS refusal into a result. The record written
-// before the call stays when the change may still happen or may have
-// happened: the next decision retries it with the same ClientToken (see
-// decide's unconfirmed). A permanent refusal restores the record as it was.
-func (e *Engine) modifyFailed(ctx context.Context, client ECS, in ecsapi.Instance, rec decide.Record, dec decide.Decision, err error, now time.Time, res *Result) {
+// modifyFailed turns an ECS refusal into a result. Nothing is lost: the next
+// timer run decides again from a fresh reading. The record written before
+// the call stays wherever the change may have happened or may still happen.
+func (e *Engine) modifyFailed(ctx context.Context, client ECS, in ecsapi.Instance, dec decide.Decision, err error, res *Result) {
 	target := dec.Change.Target
 	class := noteError(res, err)
-	switch class {
-	case ecsapi.Locked:
-		res.Action = decide.Deferred
-		res.Reason = fmt.Sprintf("ECS refuses changes to %s for now (%s): %d Mbit/s stays pending for the reconcile", in.ID, res.ErrorCode, target)
-		res.RetryAfter = now.Add(lockRetry).UTC().Format(time.RFC3339)
-	case ecsapi.Transient:
-		res.Action = decide.Failed
-		res.Reason = fmt.Sprintf("ECS failed for now: %v; %d Mbit/s stays pending and the delivery will be retried", err, target)
+	res.Transient = false // the timer retries; a redelivery would only add load
+	recent := !dec.Record.Since.IsZero() && e.now().Sub(dec.Record.Since) < lockWindow
+	later := "; the next timer run decides again"
+	res.Action, res.To = decide.Deferred, in.BandwidthOut
+	switch {
+	case class == ecsapi.Locked:
+		res.Reason = fmt.Sprintf("ECS refuses changes to %s for now (%s): %d Mbit/s not made yet%s", in.ID, res.ErrorCode, target, later)
+	case class == ecsapi.InProgress:
+		res.Reason = fmt.Sprintf("ECS is still processing a change to %s (%s): nothing new is bought%s", in.ID, res.ErrorCode, later)
+	case class == ecsapi.StatusConflict && recent:
+		res.Reason = fmt.Sprintf("ECS refuses changes to %s minutes after the last one (%s): treated as its lock%s", in.ID, res.ErrorCode, later)
+	case class == ecsapi.Transient:
+		res.Reason = fmt.Sprintf("ECS failed for now: %v%s", err, later)
 	default:
 		res.Action = decide.Failed
 		res.Reason = fmt.Sprintf("ECS refused the change to %d Mbit/s: %s", target, explain(err))
-		if rec.Pending != nil && rec.Pending.Target == target {
-			rec.Pending = nil // retrying a refused target cannot help
+		var ee *ecsapi.Error
+		if errors.As(err, &ee) && ee.Attempts <= 1 {
+			// Refused on the first attempt: it cannot have been applied, so
+			// the attempt must not hold other decisions back.
+			rec := dec.Record
+			rec.Attempt = nil
+			e.save(ctx, client, in.ID, rec, res)
 		}
-		e.save(ctx, client, in.ID, rec, res)
 	}
 }
 
 // noteError copies an ECS error's code and RequestId into the result and
-// marks a transient one for redelivery; it returns the error's class.
+// marks a transient one; it returns the error's class.
 func noteError(res *Result, err error) ecsapi.Class {
 	var ee *ecsapi.Error
 	if !errors.As(err, &ee) {
@@ -313,12 +516,12 @@ func noteError(res *Result, err error) ecsapi.Class {
 		return ecsapi.Transient
 	}
 	res.ErrorCode, res.RequestID = ee.Code, ee.RequestID
-	res.Transient = ee.Class == ecsapi.Transient
+	res.Transient = ee.Class != ecsapi.Permanent
 	return ee.Class
 }
 
-// save writes the record where no money depends on it (a pending target, a
-// restored record): a failure is reported, not fatal.
+// save writes the record where no money depends on it: a failure is
+// reported, not fatal.
 func (e *Engine) save(ctx context.Context, client ECS, id string, rec decide.Record, res *Result) {
 	if err := e.write(ctx, client, id, rec); err != nil {
 		res.Warnings = append(res.Warnings, fmt.Sprintf("state not saved on %s: %s", id, explain(err)))
@@ -332,7 +535,7 @@ func (e *Engine) write(ctx context.Context, client ECS, id string, rec decide.Re
 }
 
 // explain is err with what the user can do about it, for the errors that
-// only the user can fix (the function retries the others itself).
+// only the user can fix.
 func explain(err error) string {
 	var ee *ecsapi.Error
 	if errors.As(err, &ee) && ee.Class == ecsapi.Permanent {
@@ -341,12 +544,6 @@ func explain(err error) string {
 		}
 	}
 	return err.Error()
-}
-
-func (e *Engine) remember(key string, r Result) {
-	if key != "" && !r.Transient {
-		e.seen.add(key, handled{from: r.From, to: r.To})
-	}
 }
 
 func (e *Engine) lock(id string) *sync.Mutex {
@@ -361,11 +558,14 @@ func (e *Engine) now() time.Time {
 	return time.Now()
 }
 
-func failAll(items []work, region string, err error) []Result {
-	out := make([]Result, 0, len(items))
-	for _, w := range items {
-		r := failure(w.id, region, err)
-		r.Key = w.obs.Key
+func failAll(targets []target, region string, err error) []Result {
+	if len(targets) == 0 {
+		return []Result{failure("", region, err)}
+	}
+	out := make([]Result, 0, len(targets))
+	for _, t := range targets {
+		r := failure(t.id, region, err)
+		r.Key = t.key
 		out = append(out, r)
 	}
 	return out
@@ -378,24 +578,36 @@ func failure(id, region string, err error) Result {
 	if errors.As(err, &ee) {
 		r.ErrorCode, r.RequestID = ee.Code, ee.RequestID
 		r.Transient = ee.Class != ecsapi.Permanent
+	} else {
+		r.Transient = true
 	}
 	return r
 }
 
-func withTag(tags map[string]string, k, v string) map[string]string {
-	out := make(map[string]string, len(tags)+1)
-	for key, val := range tags {
-		out[key] = val
+func addPoints(dst map[string][]decide.Point, pts []cmsapi.Point) {
+	for _, p := range pts {
+		dst[p.InstanceID] = append(dst[p.InstanceID], decide.Point{Start: p.Start, Period: p.Period, Average: p.Average, Maximum: p.Maximum})
 	}
-	out[k] = v
-	return out
+	for id := range dst {
+		list := dst[id]
+		sort.Slice(list, func(i, j int) bool { return list[i].Start.Before(list[j].Start) })
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
 }
 
 func toDecide(in ecsapi.Instance) decide.Instance {
 	return decide.Instance{
 		ID: in.ID, Region: in.Region, Status: in.Status,
 		InstanceChargeType: in.InstanceChargeType, InternetChargeType: in.InternetChargeType, NetworkType: in.NetworkType,
-		BandwidthOut: in.BandwidthOut, BandwidthIn: in.BandwidthIn, PublicIPs: in.PublicIPs,
+		BandwidthOut: in.BandwidthOut, PublicIPs: in.PublicIPs,
 		EIPAddress: in.EIPAddress, EIPAllocationID: in.EIPAllocationID, EIPBandwidth: in.EIPBandwidth,
 		Locks: in.Locks, ExpiredTime: in.ExpiredTime, Tags: in.Tags,
 	}

@@ -6,33 +6,33 @@ import "sync"
 // alarm storm across a fleet, small enough to never matter for memory.
 const seenCapacity = 8192
 
-// handled is what a redelivery reports: the caps around the first delivery.
-type handled struct{ from, to int }
-
-// keyCache is a bounded map of delivery keys, forgetting the oldest first.
+// keyCache is a bounded set of delivery keys, forgetting the oldest first.
 // The zero value is ready to use.
 type keyCache struct {
 	mu   sync.Mutex
-	keys map[string]handled
+	keys map[string]struct{}
 	ring []string
 	next int
 }
 
-func (c *keyCache) get(key string) (handled, bool) {
+func (c *keyCache) get(key string) (struct{}, bool) {
 	if key == "" {
-		return handled{}, false
+		return struct{}{}, false
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	h, ok := c.keys[key]
-	return h, ok
+	_, ok := c.keys[key]
+	return struct{}{}, ok
 }
 
-func (c *keyCache) add(key string, h handled) {
+func (c *keyCache) add(key string) {
+	if key == "" {
+		return
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.keys == nil {
-		c.keys = make(map[string]handled, seenCapacity)
+		c.keys = make(map[string]struct{}, seenCapacity)
 		c.ring = make([]string, seenCapacity)
 	}
 	if _, ok := c.keys[key]; ok {
@@ -40,6 +40,6 @@ func (c *keyCache) add(key string, h handled) {
 	}
 	delete(c.keys, c.ring[c.next])
 	c.ring[c.next] = key
-	c.keys[key] = h
+	c.keys[key] = struct{}{}
 	c.next = (c.next + 1) % seenCapacity
 }

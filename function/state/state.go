@@ -19,151 +19,233 @@ const TagKey = "bandwidth-autoscaler:state"
 // MaxLen is the longest ECS tag value.
 const MaxLen = 128
 
-const version = "v1"
+const (
+	version   = "v2"
+	versionV1 = "v1" // the first release's record, read and migrated
+)
 
 // Bounds that keep every encoded record under MaxLen.
 const (
 	maxMbps       = 9999
 	maxDowngrades = 99
-	maxUnix       = 253402300799 // 9999-12-31T23:59:59Z
+	maxCount      = 999
+	maxOrderLen   = 32
+	maxMilli      = 253402300799999 // 9999-12-31T23:59:59.999Z
+	maxUnix       = maxMilli / 1000
+	minDay        = 19700101
+	maxDay        = 99991231
 )
 
 // Encode writes r as a compact, versioned tag value of at most MaxLen
-// chars, e.g. "v1;c=1717000000;f=10;t=20;k=9f86d081". Zero fields are left
-// out. Times keep whole seconds: LastChange is rounded up, so that a
-// cooldown never gets shorter and an observation made in the same second
-// still counts as made before the change.
+// chars, e.g. "v2;c=20;s=m4x1b2c3;f=10". Times are base-36: milliseconds
+// for the change times (a whole second would lengthen cooldowns and misread
+// what happened in the same second), seconds rounded up for the ends of
+// windows. Zero fields are left out.
 func Encode(r decide.Record) string {
 	var b strings.Builder
 	b.Grow(MaxLen)
 	b.WriteString(version)
-	field := func(name string, v int64) {
-		b.WriteString(";" + name + "=")
-		b.WriteString(strconv.FormatInt(v, 10))
-	}
-	if !r.LastChange.IsZero() {
-		field("c", unixCeil(r.LastChange))
-	}
-	if !r.PrevChange.IsZero() {
-		field("q", unixCeil(r.PrevChange))
+	field := func(name, v string) { b.WriteString(";" + name + "=" + v) }
+	num := func(v int, limit int64) string { return strconv.FormatInt(clamp(int64(v), limit), 10) }
+	field("c", num(r.Cap, maxMbps))
+	if !r.Since.IsZero() {
+		field("s", milli(r.Since))
 	}
 	if r.From != 0 {
-		field("f", clamp(int64(r.From), maxMbps))
-	}
-	if r.To != 0 {
-		field("t", clamp(int64(r.To), maxMbps))
-	}
-	if p := r.Pending; p != nil {
-		dir := "u"
-		if p.Down {
-			dir = "d"
-		}
-		field("p", clamp(int64(p.Target), maxMbps))
-		b.WriteString("," + strconv.FormatInt(unixFloor(p.ObservedAt), 10) + "," + dir)
+		field("f", num(r.From, maxMbps))
 	}
 	if r.Downgrades != 0 {
-		field("n", clamp(int64(r.Downgrades), maxDowngrades))
+		field("n", num(r.Downgrades, maxDowngrades))
 	}
-	if r.LastKey != "" {
-		b.WriteString(";k=" + decide.KeyOf(r.LastKey))
+	if r.Increases != 0 && r.Day != 0 {
+		field("d", num(r.Day, maxDay)+","+num(r.Increases, maxCount))
 	}
-	if !r.TemporaryUntil.IsZero() {
-		field("u", unixCeil(r.TemporaryUntil))
+	for _, w := range []struct {
+		name string
+		t    time.Time
+	}{{"z", r.FrozenUntil}, {"t", r.TemporaryUntil}, {"h", r.ManualUntil}} {
+		if !w.t.IsZero() {
+			field(w.name, secondsCeil(w.t))
+		}
+	}
+	if a := r.Attempt; a != nil {
+		v := num(a.To, maxMbps) + "," + milli(a.At)
+		if a.Manual {
+			v += ",m"
+		}
+		if !a.Until.IsZero() {
+			v += ",u" + secondsCeil(a.Until)
+		}
+		if a.Order != "" {
+			order := a.Order
+			// The order is there to be named; its presence is what counts.
+			if b.Len()+len(";a=")+len(v)+len(",o")+len(order) > MaxLen || len(order) > maxOrderLen || !plain(order) {
+				order = ""
+			}
+			v += ",o" + order
+		}
+		field("a", v)
 	}
 	return b.String()
 }
 
 // Decode reads the record from an instance's tags. A missing tag is the zero
 // record (an instance never changed); a tag that cannot be read is an error
-// naming what is wrong with it, so that the caller stops rather than acts on
-// a forgotten state.
+// naming what is wrong with it, so that the caller leaves the instance
+// alone rather than act on a forgotten state.
 func Decode(tags map[string]string) (decide.Record, error) {
-	var r decide.Record
 	value, ok := tags[TagKey]
 	if !ok {
-		return r, nil
+		return decide.Record{}, nil
 	}
-	if err := decodeInto(&r, value); err != nil {
-		return decide.Record{}, fmt.Errorf("state: tag %s: %w", TagKey, err)
+	r, err := decodeValue(value)
+	if err != nil {
+		return decide.Record{}, fmt.Errorf("tag %s=%q: %w", TagKey, truncate(value), err)
 	}
+	r.Stored = true
 	return r, nil
 }
 
-func decodeInto(r *decide.Record, value string) error {
+func decodeValue(value string) (decide.Record, error) {
+	var r decide.Record
 	if len(value) > MaxLen {
-		return fmt.Errorf("value is %d chars, above the %d-char limit", len(value), MaxLen)
+		return r, fmt.Errorf("%d chars, above the %d-char limit", len(value), MaxLen)
 	}
 	parts := strings.Split(value, ";")
-	if parts[0] != version {
-		return fmt.Errorf("version %q is not %q", parts[0], version)
+	switch parts[0] {
+	case version:
+	case versionV1:
+		return decodeV1(parts[1:])
+	default:
+		return r, fmt.Errorf("version %q is not one this function reads (%s, %s)", parts[0], version, versionV1)
 	}
 	seen := map[string]bool{}
 	for _, part := range parts[1:] {
 		name, v, ok := strings.Cut(part, "=")
 		if !ok {
-			return fmt.Errorf("field %q is not name=value", part)
+			return r, fmt.Errorf("field %q is not name=value", part)
 		}
 		if seen[name] {
-			return fmt.Errorf("field %q appears twice", name)
+			return r, fmt.Errorf("field %q appears twice", name)
 		}
 		seen[name] = true
-		if err := decodeField(r, name, v); err != nil {
-			return fmt.Errorf("field %q: %w", name, err)
+		if err := decodeField(&r, name, v); err != nil {
+			return r, fmt.Errorf("field %q: %w", name, err)
 		}
 	}
-	return nil
+	if !seen["c"] {
+		return r, errors.New("field \"c\" (the cap) is missing")
+	}
+	return r, nil
 }
 
 func decodeField(r *decide.Record, name, v string) error {
 	var err error
 	switch name {
 	case "c":
-		r.LastChange, err = parseUnix(v)
-	case "q":
-		r.PrevChange, err = parseUnix(v)
+		r.Cap, err = parseInt(v, maxMbps)
+	case "s":
+		r.Since, err = parseMilli(v)
 	case "f":
 		r.From, err = parseInt(v, maxMbps)
-	case "t":
-		r.To, err = parseInt(v, maxMbps)
 	case "n":
 		r.Downgrades, err = parseInt(v, maxDowngrades)
-	case "u":
-		r.TemporaryUntil, err = parseUnix(v)
-	case "k":
-		if v == "" || decide.KeyOf(v) != v {
-			return fmt.Errorf("key %q is not a stored delivery key", v)
+	case "d":
+		day, count, ok := strings.Cut(v, ",")
+		if !ok {
+			return fmt.Errorf("%q is not day,count", v)
 		}
-		r.LastKey = v
-	case "p":
-		r.Pending, err = parsePending(v)
+		if r.Day, err = parseInt(day, maxDay); err == nil && r.Day < minDay {
+			err = fmt.Errorf("day %q is not yyyymmdd", day)
+		}
+		if err == nil {
+			r.Increases, err = parseInt(count, maxCount)
+		}
+	case "z":
+		r.FrozenUntil, err = parseSeconds(v)
+	case "t":
+		r.TemporaryUntil, err = parseSeconds(v)
+	case "h":
+		r.ManualUntil, err = parseSeconds(v)
+	case "a":
+		r.Attempt, err = parseAttempt(v)
 	default:
 		return errors.New("unknown field")
 	}
 	return err
 }
 
-func parsePending(v string) (*decide.Pending, error) {
+func parseAttempt(v string) (*decide.Attempt, error) {
 	fields := strings.Split(v, ",")
-	if len(fields) != 3 {
-		return nil, fmt.Errorf("pending %q is not target,observedAt,u|d", v)
+	if len(fields) < 2 {
+		return nil, fmt.Errorf("attempt %q is not to,at[,m][,u…][,o…]", v)
 	}
-	target, err := parseInt(fields[0], maxMbps)
-	if err != nil {
+	a := &decide.Attempt{}
+	var err error
+	if a.To, err = parseInt(fields[0], maxMbps); err != nil {
 		return nil, err
 	}
-	at, err := parseUnix(fields[1])
-	if err != nil {
+	if a.At, err = parseMilli(fields[1]); err != nil {
 		return nil, err
 	}
-	var down bool
-	switch fields[2] {
-	case "u":
-	case "d":
-		down = true
-	default:
-		return nil, fmt.Errorf("direction %q is not u or d", fields[2])
+	if a.At.IsZero() {
+		return nil, errors.New("attempt without a time")
 	}
-	return &decide.Pending{Target: target, ObservedAt: at, Down: down}, nil
+	for _, f := range fields[2:] {
+		switch {
+		case f == "m":
+			a.Manual = true
+		case strings.HasPrefix(f, "u"):
+			if a.Until, err = parseSeconds(f[1:]); err != nil {
+				return nil, err
+			}
+		case strings.HasPrefix(f, "o"):
+			a.Order = f[1:]
+			if a.Order == "" {
+				a.Order = "(unnamed)"
+			}
+		default:
+			return nil, fmt.Errorf("attempt flag %q is unknown", f)
+		}
+	}
+	return a, nil
+}
+
+// decodeV1 migrates the first release's record: the cap it set and when;
+// a cap that differs from it counts as changed now (decide.resolve).
+func decodeV1(parts []string) (decide.Record, error) {
+	var r decide.Record
+	for _, part := range parts {
+		name, v, ok := strings.Cut(part, "=")
+		if !ok {
+			return r, fmt.Errorf("v1 field %q is not name=value", part)
+		}
+		var err error
+		switch name {
+		case "c":
+			var s int64
+			s, err = parseInt64(v, maxUnix)
+			r.Since = time.Unix(s, 0).UTC()
+		case "t":
+			r.Cap, err = parseInt(v, maxMbps)
+		case "f":
+			r.From, err = parseInt(v, maxMbps)
+		case "n":
+			r.Downgrades, err = parseInt(v, maxDowngrades)
+		case "u":
+			var s int64
+			s, err = parseInt64(v, maxUnix)
+			r.TemporaryUntil = time.Unix(s, 0).UTC()
+		case "q", "p", "k":
+			// Edge-triggered memory the level-triggered function needs no more.
+		default:
+			err = errors.New("unknown field")
+		}
+		if err != nil {
+			return r, fmt.Errorf("v1 field %q: %w", name, err)
+		}
+	}
+	return r, nil
 }
 
 func parseInt(v string, limit int64) (int, error) {
@@ -179,27 +261,58 @@ func parseInt64(v string, limit int64) (int64, error) {
 	return n, nil
 }
 
-func parseUnix(v string) (time.Time, error) {
-	n, err := parseInt64(v, maxUnix)
-	if err != nil || n == 0 {
+func parseBase36(v string, limit int64) (int64, error) {
+	n, err := strconv.ParseInt(v, 36, 64)
+	if err != nil || n <= 0 || n > limit || v != strings.ToLower(v) {
+		return 0, fmt.Errorf("%q is not a base-36 time", v)
+	}
+	return n, nil
+}
+
+func parseMilli(v string) (time.Time, error) {
+	n, err := parseBase36(v, maxMilli)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return time.UnixMilli(n).UTC(), nil
+}
+
+func parseSeconds(v string) (time.Time, error) {
+	n, err := parseBase36(v, maxUnix)
+	if err != nil {
 		return time.Time{}, err
 	}
 	return time.Unix(n, 0).UTC(), nil
 }
 
-func clamp(v, limit int64) int64 { return min(max(v, 0), limit) }
-
-func unixFloor(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return clamp(t.Unix(), maxUnix)
+func milli(t time.Time) string {
+	return strconv.FormatInt(clamp(t.UnixMilli(), maxMilli), 36)
 }
 
-func unixCeil(t time.Time) int64 {
-	s := unixFloor(t)
-	if t.After(time.Unix(s, 0)) && s < maxUnix {
+// secondsCeil rounds up, so that a window never gets shorter.
+func secondsCeil(t time.Time) string {
+	s := t.Unix()
+	if t.After(time.Unix(s, 0)) {
 		s++
+	}
+	return strconv.FormatInt(clamp(s, maxUnix), 36)
+}
+
+func clamp(v, limit int64) int64 { return min(max(v, 0), limit) }
+
+func plain(s string) bool {
+	for i := 0; i < len(s); i++ {
+		b := s[i]
+		if !('0' <= b && b <= '9' || 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || b == '-' || b == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+func truncate(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "…"
 	}
 	return s
 }
