@@ -65,7 +65,7 @@ func (c *Client) describe(ctx context.Context, resource string, filter func(*ecs
 		req.MaxResults = requests.NewInteger(maxPerPage)
 		req.NextToken = token
 		var resp *ecs.DescribeInstancesResponse
-		_, err := c.call(ctx, actionDescribeInstances, resource, req, func(client *ecs.Client) (err error) {
+		_, err := c.api.Call(ctx, actionDescribeInstances, resource, req, func(client *ecs.Client) (err error) {
 			resp, err = client.DescribeInstances(req)
 			return err
 		})

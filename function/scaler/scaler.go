@@ -291,7 +291,7 @@ func (e *Engine) modifyFailed(ctx context.Context, client ECS, in ecsapi.Instanc
 		res.Action = decide.Deferred
 		res.Reason = fmt.Sprintf("ECS refuses changes to %s for now (%s): %d Mbit/s stays pending for the reconcile", in.ID, res.ErrorCode, target)
 		res.RetryAfter = now.Add(lockRetry).UTC().Format(time.RFC3339)
-	case ecsapi.Transient:
+	case ecsapi.Transient, ecsapi.InProgress:
 		res.Action = decide.Failed
 		res.Reason = fmt.Sprintf("ECS failed for now: %v; %d Mbit/s stays pending and the delivery will be retried", err, target)
 	default:
@@ -313,8 +313,15 @@ func noteError(res *Result, err error) ecsapi.Class {
 		return ecsapi.Transient
 	}
 	res.ErrorCode, res.RequestID = ee.Code, ee.RequestID
-	res.Transient = ee.Class == ecsapi.Transient
+	res.Transient = ee.Class == ecsapi.Transient || ee.Class == ecsapi.InProgress
 	return ee.Class
+}
+
+// userMustAct says whether an error class is one only the user can resolve.
+// Until the engine waits out a StatusConflict itself, it is reported as a
+// refusal, as before the class existed.
+func userMustAct(class ecsapi.Class) bool {
+	return class == ecsapi.Permanent || class == ecsapi.StatusConflict
 }
 
 // save writes the record where no money depends on it (a pending target, a
@@ -335,7 +342,7 @@ func (e *Engine) write(ctx context.Context, client ECS, id string, rec decide.Re
 // only the user can fix (the function retries the others itself).
 func explain(err error) string {
 	var ee *ecsapi.Error
-	if errors.As(err, &ee) && ee.Class == ecsapi.Permanent {
+	if errors.As(err, &ee) && userMustAct(ee.Class) {
 		if hint := ee.Hint(); hint != "" {
 			return fmt.Sprintf("%v (%s)", err, hint)
 		}
@@ -377,7 +384,7 @@ func failure(id, region string, err error) Result {
 	var ee *ecsapi.Error
 	if errors.As(err, &ee) {
 		r.ErrorCode, r.RequestID = ee.Code, ee.RequestID
-		r.Transient = ee.Class != ecsapi.Permanent
+		r.Transient = !userMustAct(ee.Class)
 	}
 	return r
 }
