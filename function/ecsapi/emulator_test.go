@@ -27,6 +27,12 @@ var fastRetry = RetryPolicy{MaxAttempts: 4, BaseDelay: time.Millisecond, MaxDela
 // startEmulator serves a fresh emulator and returns a client for it.
 func startEmulator(t *testing.T, instances ...emulator.Instance) (*Client, *emulator.Server) {
 	t.Helper()
+	return startEmulatorWith(t, func(*Config) {}, instances...)
+}
+
+// startEmulatorWith is startEmulator with the client's Config adjusted.
+func startEmulatorWith(t *testing.T, adjust func(*Config), instances ...emulator.Instance) (*Client, *emulator.Server) {
+	t.Helper()
 	emu := emulator.New(emulator.Config{Credentials: []emulator.Credential{{
 		AccessKeyID: testCreds.AccessKeyID, AccessKeySecret: testCreds.AccessKeySecret, SecurityToken: testCreds.SecurityToken,
 	}}})
@@ -35,7 +41,9 @@ func startEmulator(t *testing.T, instances ...emulator.Instance) (*Client, *emul
 	}
 	srv := httptest.NewServer(emu)
 	t.Cleanup(srv.Close)
-	client, err := New(Config{Region: testRegion, Endpoint: srv.URL, Credentials: testCreds, Retry: fastRetry})
+	cfg := Config{Region: testRegion, Endpoint: srv.URL, Credentials: testCreds, Retry: fastRetry}
+	adjust(&cfg)
+	client, err := New(cfg)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -312,8 +320,7 @@ func TestModifyBandwidthRetries(t *testing.T) {
 
 // A hanging endpoint must not hold the call past the ctx deadline.
 func TestModifyBandwidthStopsAtDeadline(t *testing.T) {
-	client, emu := startEmulator(t, postPaid("i-1", 5))
-	client.margin = 200 * time.Millisecond
+	client, emu := startEmulatorWith(t, func(c *Config) { c.DeadlineMargin = 200 * time.Millisecond }, postPaid("i-1", 5))
 	emu.Inject(emulator.Fault{Action: "ModifyInstanceNetworkSpec", Latency: time.Minute, Count: 10})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
@@ -333,8 +340,7 @@ func TestModifyBandwidthStopsAtDeadline(t *testing.T) {
 }
 
 func TestCallHonoursCancel(t *testing.T) {
-	client, emu := startEmulator(t, postPaid("i-1", 5))
-	client.attemptTimeout = time.Minute
+	client, emu := startEmulatorWith(t, func(c *Config) { c.AttemptTimeout = time.Minute }, postPaid("i-1", 5))
 	emu.Inject(emulator.Fault{Action: "DescribeInstances", Latency: time.Minute})
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(50*time.Millisecond, cancel)
@@ -459,7 +465,7 @@ func TestProxyVariablesIgnoredForLoopback(t *testing.T) {
 // caller must still be able to answer.
 func TestNoAttemptInsideMargin(t *testing.T) {
 	client, emu := startEmulator(t, postPaid("i-1", 5))
-	ctx, cancel := context.WithTimeout(context.Background(), client.margin/2)
+	ctx, cancel := context.WithTimeout(context.Background(), 250*time.Millisecond) // half the default margin
 	defer cancel()
 	_, err := client.ModifyBandwidth(ctx, ModifyRequest{InstanceID: "i-1", BandwidthOut: 30, ClientToken: "t"})
 	if e := asError(t, err); e.Attempts != 0 || e.Class != Transient || !errors.Is(err, context.DeadlineExceeded) {

@@ -2,6 +2,7 @@ package ecsapi
 
 import (
 	"context"
+	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/openapi"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -21,13 +22,13 @@ func TestClassify(t *testing.T) {
 		{"InvalidInstanceId.NotFound", 404, Permanent},
 		{"InvalidInternetMaxBandwidthIn.ValueNotSupported", 400, Permanent},
 		{"InvalidInternetMaxBandwidthOut.ValueNotSupported", 400, Permanent},
-		{"IncorrectInstanceStatus", 403, Permanent},
+		{"IncorrectInstanceStatus", 403, StatusConflict},
 		{"InstanceLockedForSecurity", 403, Permanent},
 		{"InstanceExpiredOrInArrears", 403, Permanent},
 		{"InternalError", 500, Transient},
 		{"ChargeTypeViolation", 403, Permanent},
-		{"OperationDenied", 403, Permanent},
-		{"OperationDenied", 400, Permanent},
+		{"OperationDenied", 403, StatusConflict},
+		{"OperationDenied", 400, StatusConflict},
 		{"InvalidParameter.Bandwidth", 400, Permanent},
 		{"InvalidParameter.Conflict", 400, Permanent},
 		{"InvalidStartTime.ValueNotSupported", 400, Permanent},
@@ -46,13 +47,18 @@ func TestClassify(t *testing.T) {
 		{"InstanceDowngrade.QuotaExceed", 400, Permanent},
 		{"InvalidBandwidth.ValueNotSupported", 400, Permanent},
 		{"InvalidInstance.InstanceNotSupported", 403, Permanent},
-		{"InvalidInstanceStatus", 400, Permanent},
-		{"InvalidInstanceStatus", 403, Permanent},
-		{"LastOrderProcessing", 400, Transient},
+		{"InvalidInstanceStatus", 400, StatusConflict},
+		{"InvalidInstanceStatus", 403, StatusConflict},
+		{"LastOrderProcessing", 400, InProgress},
 		{"NAT_PUBLIC_IP_BINDING_FAILED", 403, Transient},
 		{"InvalidInstance.EipNotSupport", 403, Permanent},
 		{"InvalidNetworkType.ValueNotSupported", 403, Permanent},
 		{"IdempotentParameterMismatch", 400, Permanent},
+		// Idempotence and tags.
+		{"LastTokenProcessing", 400, InProgress},
+		{"LastRequestProcessing", 400, InProgress},
+		{"Idempotence.Processing", 400, InProgress},
+		{"InvalidTagCount", 400, Permanent},
 		// Gateway.
 		{"IncompleteSignature", 400, Permanent},
 		{"SignatureDoesNotMatch", 400, Permanent},
@@ -90,7 +96,7 @@ func TestClassify(t *testing.T) {
 }
 
 func TestClassString(t *testing.T) {
-	for class, want := range map[Class]string{Permanent: "permanent", Transient: "transient", Locked: "locked", 7: "Class(7)"} {
+	for class, want := range map[Class]string{Permanent: "permanent", Transient: "transient", Locked: "locked", InProgress: "in-progress", StatusConflict: "status-conflict", 7: "Class(7)"} {
 		if got := class.String(); got != want {
 			t.Errorf("Class(%d).String() = %q, want %q", int(class), got, want)
 		}
@@ -113,10 +119,10 @@ func TestHint(t *testing.T) {
 	if got, want := e.Hint(), "grant the function's role ecs:TagResources"; got != want {
 		t.Errorf("(*Error).Hint() = %q, want %q", got, want)
 	}
-	// Every permanent code needs advice a user can act on.
+	// Every code needs advice a user can act on.
 	for code, info := range codes {
-		if info.class == Permanent && info.hint == "" {
-			t.Errorf("permanent code %s has no hint", code)
+		if info.Hint == "" {
+			t.Errorf("code %s has no hint", code)
 		}
 	}
 }
@@ -139,27 +145,6 @@ func TestErrorText(t *testing.T) {
 	for _, tt := range tests {
 		if got := tt.err.Error(); got != tt.want {
 			t.Errorf("Error() = %q, want %q", got, tt.want)
-		}
-	}
-}
-
-func TestScrub(t *testing.T) {
-	client, err := New(Config{Region: testRegion, Credentials: testCreds})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tests := []struct{ in, want string }{
-		{"Specified signature is not matched. server string to sign is:POST&%2F&AccessKeyId%3DX",
-			"Specified signature is not matched. server string to sign is: [removed]"},
-		{"token " + testCreds.SecurityToken + " key " + testCreds.AccessKeyID, "token *** key ***"},
-		{"escaped CAIS%2Btest%2FSecurity%3DToken", "escaped ***"},
-		{"secret testAccessKeySecret", "secret ***"},
-		{"twice CAIS%252Btest%252FSecurity%253DToken", "twice ***"},
-		{strings.Repeat("x", 600), strings.Repeat("x", maxMessageLen) + "..."},
-	}
-	for _, tt := range tests {
-		if got := client.scrub(tt.in); got != tt.want {
-			t.Errorf("scrub(%.40q) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
 }
@@ -206,8 +191,8 @@ func TestMalformedResponses(t *testing.T) {
 			if e.Code != tt.wantCode || e.Class != tt.wantClass {
 				t.Errorf("got %v (code %q, class %v), want code %q class %v", e, e.Code, e.Class, tt.wantCode, tt.wantClass)
 			}
-			if len(e.Message) > maxMessageLen+3 {
-				t.Errorf("message of %d bytes, want at most %d", len(e.Message), maxMessageLen+3)
+			if len(e.Message) > openapi.MaxMessageLen+3 {
+				t.Errorf("message of %d bytes, want at most %d", len(e.Message), openapi.MaxMessageLen+3)
 			}
 			if got := calls.Load(); got != tt.wantCalls {
 				t.Errorf("%d calls, want %d", got, tt.wantCalls)

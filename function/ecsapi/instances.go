@@ -8,6 +8,8 @@ import (
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
+
+	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/openapi"
 )
 
 const (
@@ -22,7 +24,7 @@ const (
 // DescribeInstances returns the instances among ids that exist in the
 // client's region, in batches of 100 IDs. Unknown IDs are simply absent.
 func (c *Client) DescribeInstances(ctx context.Context, ids []string) ([]Instance, error) {
-	ids = unique(ids)
+	ids = openapi.Unique(ids)
 	var all []Instance
 	for start := 0; start < len(ids); start += maxPerPage {
 		batch := ids[start:min(start+maxPerPage, len(ids))]
@@ -57,48 +59,28 @@ func (c *Client) DescribeTagged(ctx context.Context, key, value string) ([]Insta
 // filter.
 func (c *Client) describe(ctx context.Context, resource string, filter func(*ecs.DescribeInstancesRequest)) ([]Instance, error) {
 	var all []Instance
-	seen := map[string]bool{}
-	token := ""
-	for range maxPages {
+	err := openapi.Pages(actionDescribeInstances, resource, maxPages, func(token string) (string, string, error) {
 		req := ecs.CreateDescribeInstancesRequest()
 		filter(req)
 		req.MaxResults = requests.NewInteger(maxPerPage)
 		req.NextToken = token
 		var resp *ecs.DescribeInstancesResponse
-		_, err := c.call(ctx, actionDescribeInstances, resource, req, func(client *ecs.Client) (err error) {
+		_, err := c.api.Call(ctx, actionDescribeInstances, resource, req, func(client *ecs.Client) (err error) {
 			resp, err = client.DescribeInstances(req)
 			return err
 		})
 		if err != nil {
-			return nil, err
+			return "", "", err
 		}
 		for _, in := range resp.Instances.Instance {
 			all = append(all, toInstance(in))
 		}
-		if resp.NextToken == "" {
-			return all, nil
-		}
-		if seen[resp.NextToken] {
-			return nil, &Error{Op: actionDescribeInstances, Resource: resource, RequestID: resp.RequestId, Class: Transient,
-				Message: fmt.Sprintf("NextToken %q repeated", resp.NextToken)}
-		}
-		seen[resp.NextToken] = true
-		token = resp.NextToken
+		return resp.NextToken, resp.RequestId, nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	return nil, &Error{Op: actionDescribeInstances, Resource: resource, Class: Permanent,
-		Message: fmt.Sprintf("more than %d pages", maxPages)}
-}
-
-func unique(ids []string) []string {
-	seen := make(map[string]bool, len(ids))
-	out := make([]string, 0, len(ids))
-	for _, id := range ids {
-		if id != "" && !seen[id] {
-			seen[id] = true
-			out = append(out, id)
-		}
-	}
-	return out
+	return all, nil
 }
 
 func toInstance(in ecs.Instance) Instance {

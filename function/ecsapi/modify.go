@@ -33,7 +33,7 @@ func (c *Client) ModifyBandwidth(ctx context.Context, r ModifyRequest) (ModifyRe
 		return ModifyResult{}, err
 	}
 	var resp *ecs.ModifyInstanceNetworkSpecResponse
-	attempts, err := c.call(ctx, actionModify, r.InstanceID, req, func(client *ecs.Client) (err error) {
+	attempts, err := c.api.Call(ctx, actionModify, r.InstanceID, req, func(client *ecs.Client) (err error) {
 		resp, err = client.ModifyInstanceNetworkSpec(req)
 		return err
 	})
@@ -126,7 +126,7 @@ func (c *Client) WriteTags(ctx context.Context, instanceID string, tags map[stri
 	}
 	req.Tag = &tagList
 	var resp *ecs.TagResourcesResponse
-	_, err = c.call(ctx, actionTagResources, instanceID, req, func(client *ecs.Client) (err error) {
+	_, err = c.api.Call(ctx, actionTagResources, instanceID, req, func(client *ecs.Client) (err error) {
 		resp, err = client.TagResources(req)
 		return err
 	})
@@ -134,9 +134,4 @@ func (c *Client) WriteTags(ctx context.Context, instanceID string, tags map[stri
 		return "", err
 	}
 	return resp.RequestId, nil
-}
-
-// invalid is the error for a request this package refuses to send.
-func invalid(op, resource, message string) *Error {
-	return &Error{Op: op, Resource: resource, Class: Permanent, Message: "invalid request: " + message}
 }

@@ -2,14 +2,11 @@
 // alibaba-cloud-sdk-go/services/ecs with bounded retries and classified errors.
 package ecsapi
 
-import "time"
+import (
+	"time"
 
-// Credentials are the STS credentials of one invocation.
-type Credentials struct {
-	AccessKeyID     string
-	AccessKeySecret string
-	SecurityToken   string
-}
+	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/openapi"
+)
 
 // Instance is what DescribeInstances says about one instance.
 type Instance struct {
@@ -49,22 +46,24 @@ type ModifyResult struct {
 }
 
 // Class says what a caller can do about an error.
-type Class int
+type Class = openapi.Class
 
+// The classes of ECS errors.
 const (
 	// Permanent: retrying cannot help; report it.
-	Permanent Class = iota
+	Permanent = openapi.Permanent
 	// Transient: retry later with the same ClientToken (throttling, 5xx,
-	// timeouts, LastOrderProcessing).
-	Transient
+	// timeouts).
+	Transient = openapi.Transient
 	// Locked: the instance refuses changes for a while (the 5-minute lock
 	// after a change, which ECS reports as Throttling): keep the target pending.
-	Locked
-	// InProgress: the change may be in progress (LastTokenProcessing and
-	// the like): keep its record, buy nothing new, look again later.
-	InProgress
-	// StatusConflict: the instance's status refuses the change
-	// (IncorrectInstanceStatus, InvalidInstanceStatus, OperationDenied);
-	// within minutes of a change it is the lock.
-	StatusConflict
+	Locked = openapi.Locked
+	// InProgress: the change may be in progress (LastOrderProcessing,
+	// LastTokenProcessing, ...): retried within the call with the same
+	// ClientToken, and reported with this class when the retries run out.
+	InProgress = openapi.InProgress
+	// StatusConflict: the instance's status refuses the change for now
+	// (IncorrectInstanceStatus, InvalidInstanceStatus, OperationDenied).
+	// Not retried within the call: the caller decides.
+	StatusConflict = openapi.StatusConflict
 )

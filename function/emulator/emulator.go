@@ -42,6 +42,9 @@ type Config struct {
 	// MaxLoggedRequests bounds the request log (oldest entries are dropped);
 	// 0 means 100000.
 	MaxLoggedRequests int
+	// PublishDelay is how long after a period ends CloudMonitor serves its
+	// datapoint; 0 means 60s.
+	PublishDelay time.Duration
 }
 
 // Instance is the state of one ECS instance. Field names are those of
@@ -60,6 +63,11 @@ type Instance struct {
 	ExpiredTime                                string   // yyyy-MM-ddThh:mmZ; a past time on PrePaid means expired
 	OperationLocks                             []string // lock reasons, e.g. "security"
 	Downgrades                                 int      // PrePaid downgrades already spent (quota 3)
+	// Demand is the outbound rate (Mbit/s) the instance would send without
+	// a cap; CloudMonitor reports min(demand, cap). DemandSchedule changes
+	// it at given times.
+	Demand         float64
+	DemandSchedule []DemandStep
 }
 
 // EIP is an elastic IP address associated with an instance.
@@ -119,6 +127,7 @@ type Server struct {
 	clock        func() time.Time
 	price        float64
 	maxRequests  int
+	publishDelay time.Duration
 
 	mu           sync.Mutex
 	account      Account
@@ -141,6 +150,9 @@ type instanceState struct {
 	unpaid      string     // OrderId of the unpaid order blocking changes
 	pending     *change    // the change the unpaid order will apply
 	temporary   *temporary // a temporary upgrade, open or scheduled
+	created     time.Time  // when first added: CloudMonitor has no data before
+	caps        []capStep  // the outbound cap over time, oldest first
+	demand      []DemandStep
 }
 
 // temporary is a temporary bandwidth upgrade window.
@@ -163,6 +175,7 @@ func New(cfg Config) *Server {
 		clock:        cfg.Clock,
 		price:        cfg.PricePerMbit,
 		maxRequests:  cfg.MaxLoggedRequests,
+		publishDelay: cfg.PublishDelay,
 		account:      cfg.Account,
 		limitBalance: cfg.Account.Balance > 0,
 		instances:    make(map[string]*instanceState),
@@ -185,18 +198,31 @@ func New(cfg Config) *Server {
 	if s.maxRequests <= 0 {
 		s.maxRequests = 100000
 	}
+	if s.publishDelay <= 0 {
+		s.publishDelay = defaultPublishDelay
+	}
 	return s
 }
 
 // AddInstance adds in, replacing an instance with the same ID together with
-// its locks, unpaid order and temporary upgrade.
+// its locks, unpaid order, temporary upgrade and demand; a replaced
+// instance keeps its creation time and the history of its cap.
 func (s *Server) AddInstance(in Instance) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.instances[in.InstanceId]; !ok {
+	now := s.clock()
+	st := &instanceState{Instance: in.clone(), created: now}
+	if old, ok := s.instances[in.InstanceId]; ok {
+		st.created, st.caps = old.created, old.caps
+	} else {
 		s.order = append(s.order, in.InstanceId)
 	}
-	s.instances[in.InstanceId] = &instanceState{Instance: in.clone()}
+	st.recordCap(now, in.InternetMaxBandwidthOut, now)
+	st.demand = []DemandStep{{Mbps: in.Demand}} // from the beginning of time
+	for _, d := range in.DemandSchedule {
+		st.setDemand(d.At, d.Mbps, now)
+	}
+	s.instances[in.InstanceId] = st
 }
 
 // Instance returns a copy of the instance with the bandwidth in effect now
@@ -348,6 +374,11 @@ func (in Instance) validate() error {
 	if in.InternetMaxBandwidthOut < 0 || in.InternetMaxBandwidthOut > maxBandwidthOut || in.InternetMaxBandwidthIn < 0 {
 		return fmt.Errorf("instance %s: bandwidth out %d / in %d out of range", in.InstanceId, in.InternetMaxBandwidthOut, in.InternetMaxBandwidthIn)
 	}
+	for _, mbps := range append([]float64{in.Demand}, demandValues(in.DemandSchedule)...) {
+		if err := checkMbps(mbps); err != nil {
+			return fmt.Errorf("instance %s: demand: %w", in.InstanceId, err)
+		}
+	}
 	if in.ExpiredTime != "" {
 		if _, err := parseExpiredTime(in.ExpiredTime); err != nil {
 			return fmt.Errorf("instance %s: %w", in.InstanceId, err)
@@ -360,6 +391,7 @@ func (in Instance) validate() error {
 func (in Instance) clone() Instance {
 	in.PublicIpAddress = append([]string(nil), in.PublicIpAddress...)
 	in.OperationLocks = append([]string(nil), in.OperationLocks...)
+	in.DemandSchedule = append([]DemandStep(nil), in.DemandSchedule...)
 	if in.EipAddress != nil {
 		eip := *in.EipAddress
 		in.EipAddress = &eip
@@ -405,4 +437,12 @@ func (s *Server) charge(amount float64) {
 func (s *Server) nextID() uint64 {
 	s.seq++
 	return s.seq
+}
+
+func demandValues(steps []DemandStep) []float64 {
+	out := make([]float64, len(steps))
+	for i, d := range steps {
+		out[i] = d.Mbps
+	}
+	return out
 }

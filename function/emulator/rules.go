@@ -370,8 +370,11 @@ func (s *Server) place(st *instanceState, c *change, r modifyRequest, now time.T
 func (s *Server) apply(st *instanceState, c *change, now time.Time) {
 	if c.temporary != nil {
 		st.temporary = c.temporary
+		st.recordCap(c.temporary.start, c.temporary.out, now)
+		st.recordCap(c.temporary.end, st.InternetMaxBandwidthOut, now)
 	} else {
 		st.InternetMaxBandwidthOut, st.InternetMaxBandwidthIn = c.to, c.in
+		st.recordCap(now, c.to, now)
 		if c.chargeType != "" {
 			st.InternetChargeType = c.chargeType
 		}

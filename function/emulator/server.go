@@ -14,8 +14,12 @@ import (
 // maxBodyBytes bounds a request body; SDK requests have an empty one.
 const maxBodyBytes = 1 << 20
 
-// hostID is what the real endpoint names itself in error bodies.
-const hostID = "ecs.aliyuncs.com"
+// What the real endpoints name themselves in error bodies, and their
+// product in the troubleshooting link.
+const (
+	hostID    = "ecs.aliyuncs.com"
+	cmsHostID = "metrics.cn-hangzhou.aliyuncs.com"
+)
 
 // actionFunc runs one action with the server lock held.
 type actionFunc func(s *Server, p url.Values) (any, *apiError)
@@ -29,8 +33,10 @@ var actions = map[string]actionFunc{
 	"ListTagResources":          (*Server).listTagResources,
 }
 
-// ServeHTTP answers the ECS API at "/" and read-only views of the state at
-// /_emulator/orders, /_emulator/requests and /_emulator/instances.
+// ServeHTTP answers the ECS API and, for requests of Version 2019-01-01,
+// the CloudMonitor API at "/"; read-only views of the state at
+// /_emulator/orders, /_emulator/requests and /_emulator/instances; and
+// POST /_emulator/demand {"instanceId":...,"mbps":...} to set a demand.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(r.URL.Path, "/_emulator/") {
 		s.serveView(w, r)
@@ -45,8 +51,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // serveAPI answers one API call and returns the status and code it answered.
 func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, requestID string, params url.Values, perr *apiError) (int, string) {
+	cms := params.Get("Version") == cmsVersion
 	fail := func(e *apiError) (int, string) {
-		writeError(w, requestID, e)
+		writeError(w, requestID, e, cms)
 		return e.Status, e.Code
 	}
 	if perr != nil {
@@ -56,12 +63,16 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, requestID stri
 	if action == "" {
 		return fail(errCodef("MissingParameter", "Action is mandatory for this action."))
 	}
-	run, ok := actions[action]
+	table := actions
+	if cms {
+		table = cmsActions
+	}
+	run, ok := table[action]
 	if !ok {
 		return fail(errCode("InvalidAction.NotFound"))
 	}
-	if v := params.Get("Version"); v != apiVersion {
-		return fail(errCodef("InvalidVersion", "Specified parameter Version %q is not valid; this endpoint serves %s.", v, apiVersion))
+	if v := params.Get("Version"); !cms && v != apiVersion {
+		return fail(errCodef("InvalidVersion", "Specified parameter Version %q is not valid; this endpoint serves %s (ECS) and %s (CloudMonitor).", v, apiVersion, cmsVersion))
 	}
 	if e := s.authenticate(r.Method, params); e != nil {
 		return fail(e)
@@ -157,6 +168,10 @@ func (s *Server) logRequest(action string, params url.Values, status int, code, 
 }
 
 func (s *Server) serveView(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/_emulator/demand" && r.Method == http.MethodPost {
+		s.serveDemand(w, r)
+		return
+	}
 	if r.Method != http.MethodGet {
 		http.Error(w, "read-only: use GET", http.StatusMethodNotAllowed)
 		return
@@ -173,14 +188,43 @@ func (s *Server) serveView(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func writeError(w http.ResponseWriter, requestID string, e *apiError) {
-	writeJSON(w, e.Status, map[string]string{
+// writeError answers e as ECS does, or as CloudMonitor does (which also
+// says Success false).
+func writeError(w http.ResponseWriter, requestID string, e *apiError, cms bool) {
+	host, product := hostID, "Ecs"
+	if cms {
+		host, product = cmsHostID, "Cms"
+	}
+	body := map[string]any{
 		"RequestId": requestID,
-		"HostId":    hostID,
+		"HostId":    host,
 		"Code":      e.Code,
 		"Message":   e.Message,
-		"Recommend": "https://api.aliyun.com/troubleshoot?q=" + url.QueryEscape(e.Code) + "&product=Ecs&requestId=" + requestID,
-	})
+		"Recommend": "https://api.aliyun.com/troubleshoot?q=" + url.QueryEscape(e.Code) + "&product=" + product + "&requestId=" + requestID,
+	}
+	if cms {
+		body["Success"] = false
+	}
+	writeJSON(w, e.Status, body)
+}
+
+// serveDemand sets one instance's demand from a JSON body.
+func (s *Server) serveDemand(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		InstanceID string  `json:"instanceId"`
+		Mbps       float64 `json:"mbps"`
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		http.Error(w, "want {\"instanceId\": \"i-...\", \"mbps\": 12.5}: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	if err := s.SetDemand(req.InstanceID, req.Mbps); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"instanceId": req.InstanceID, "mbps": req.Mbps})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -61,8 +61,13 @@ func faultCase(t *testing.T, action string, c emulator.CodeInfo) {
 	e := newEnv(t, envOptions{}, instance("i-a", 10), instance("i-b", 10))
 	// What the code means to a caller: only a change meets the lock.
 	class := ecsapi.Classify(c.Code, c.Status)
-	if class == ecsapi.Locked && action != actionModify {
+	switch {
+	case class == ecsapi.Locked && action != actionModify:
 		class = ecsapi.Transient
+	case class == ecsapi.InProgress:
+		class = ecsapi.Transient // the engine keeps the change pending, as for Transient
+	case class == ecsapi.StatusConflict:
+		class = ecsapi.Permanent // reported as a refusal for now
 	}
 	eng := e.engine()
 	d := e.alarm("i-a", 96)

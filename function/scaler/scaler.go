@@ -538,7 +538,7 @@ func (e *Engine) write(ctx context.Context, client ECS, id string, rec decide.Re
 // only the user can fix.
 func explain(err error) string {
 	var ee *ecsapi.Error
-	if errors.As(err, &ee) && ee.Class == ecsapi.Permanent {
+	if errors.As(err, &ee) && (ee.Class == ecsapi.Permanent || ee.Class == ecsapi.StatusConflict) {
 		if hint := ee.Hint(); hint != "" {
 			return fmt.Sprintf("%v (%s)", err, hint)
 		}

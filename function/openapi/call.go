@@ -1,21 +1,20 @@
-package ecsapi
+package openapi
 
 import (
 	"context"
-	"fmt"
 	"math/rand/v2"
 	"time"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
-	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
 )
 
-// call sends req with send, retrying errors that are not Permanent with
-// exponential backoff and full jitter. The same req object is sent on every
-// attempt, so its ClientToken stays the same; the SDK re-signs it with a
-// fresh nonce each time. No attempt starts, and no backoff sleeps, past the
-// ctx deadline minus the margin. It returns the number of attempts made.
-func (c *Client) call(ctx context.Context, op, resource string, req requests.AcsRequest, send func(*ecs.Client) error) (int, error) {
+// Call sends req with send, retrying errors whose class is retried
+// (Transient, InProgress, Locked) with exponential backoff and full jitter.
+// The same req object is sent on every attempt, so its ClientToken stays the
+// same; the SDK re-signs it with a fresh nonce each time. No attempt starts,
+// and no backoff sleeps, past the ctx deadline minus the margin. It returns
+// the number of attempts made; a failure is always an *Error.
+func (c *Client[C]) Call(ctx context.Context, op, resource string, req requests.AcsRequest, send func(C) error) (int, error) {
 	var last *Error
 	for attempt := 1; ; attempt++ {
 		budget, ok := c.timeLeft(ctx, 0)
@@ -28,7 +27,7 @@ func (c *Client) call(ctx context.Context, op, resource string, req requests.Acs
 		}
 		err.Attempts = attempt
 		last = err
-		if err.Class == Permanent || attempt >= c.retry.MaxAttempts {
+		if !err.Class.retried() || attempt >= c.retry.MaxAttempts {
 			return attempt, err
 		}
 		delay := c.backoff(attempt)
@@ -46,13 +45,16 @@ func (c *Client) call(ctx context.Context, op, resource string, req requests.Acs
 }
 
 // attempt makes one call with its own SDK client, bounded by budget.
-func (c *Client) attempt(ctx context.Context, op, resource string, req requests.AcsRequest, budget time.Duration, send func(*ecs.Client) error) (e *Error) {
+func (c *Client[C]) attempt(ctx context.Context, op, resource string, req requests.AcsRequest, budget time.Duration, send func(C) error) (e *Error) {
 	ctx, cancel := context.WithTimeout(ctx, budget)
 	defer cancel()
 	// The SDK applies timeouts per request (a client-level one would stick
 	// to the shared http.Client); the read timeout covers the whole exchange.
 	req.SetReadTimeout(budget)
 	req.SetConnectTimeout(min(budget, connectTimeout))
+	if c.domain != "" {
+		req.SetDomain(c.domain)
+	}
 	client, err := c.sdkClient(ctx)
 	if err != nil {
 		return c.toError(op, resource, err)
@@ -61,8 +63,7 @@ func (c *Client) attempt(ctx context.Context, op, resource string, req requests.
 	// numeric Code: a malformed answer must not take the function down.
 	defer func() {
 		if p := recover(); p != nil {
-			e = &Error{Op: op, Resource: resource, Class: Transient,
-				Message: c.scrub(fmt.Sprintf("malformed ECS response: %v", p))}
+			e = c.Errorf(op, resource, Transient, "malformed %s response: %v", c.svc.Name, p)
 		}
 	}()
 	if err := send(client); err != nil {
@@ -73,7 +74,7 @@ func (c *Client) attempt(ctx context.Context, op, resource string, req requests.
 
 // timeLeft is the time an attempt may take after waiting wait, and whether
 // that is enough to start one.
-func (c *Client) timeLeft(ctx context.Context, wait time.Duration) (time.Duration, bool) {
+func (c *Client[C]) timeLeft(ctx context.Context, wait time.Duration) (time.Duration, bool) {
 	if ctx.Err() != nil {
 		return 0, false
 	}
@@ -86,7 +87,7 @@ func (c *Client) timeLeft(ctx context.Context, wait time.Duration) (time.Duratio
 
 // backoff is the full-jitter delay after the given attempt: uniform in
 // [0, min(MaxDelay, BaseDelay*2^(attempt-1))].
-func (c *Client) backoff(attempt int) time.Duration {
+func (c *Client[C]) backoff(attempt int) time.Duration {
 	ceiling := c.retry.BaseDelay
 	for i := 1; i < attempt && ceiling < c.retry.MaxDelay; i++ {
 		ceiling *= 2
@@ -97,7 +98,7 @@ func (c *Client) backoff(attempt int) time.Duration {
 
 // outOfTime is the error when no attempt can start any more: the last
 // attempt's error if there was one, else the context's reason.
-func (c *Client) outOfTime(ctx context.Context, op, resource string, attempts int, last *Error) error {
+func (c *Client[C]) outOfTime(ctx context.Context, op, resource string, attempts int, last *Error) error {
 	if last != nil {
 		return last
 	}
@@ -105,6 +106,7 @@ func (c *Client) outOfTime(ctx context.Context, op, resource string, attempts in
 	if cause == nil {
 		cause = context.DeadlineExceeded
 	}
-	return &Error{Op: op, Resource: resource, Class: Transient, Attempts: attempts, Err: cause,
-		Message: fmt.Sprintf("no time left before the deadline to call ECS (%v)", cause)}
+	e := c.Errorf(op, resource, Transient, "no time left before the deadline to call %s (%v)", c.svc.Name, cause)
+	e.Attempts, e.Err = attempts, cause
+	return e
 }
