@@ -132,6 +132,9 @@ next:
 			continue // before the copy: a fleet of 1,000 must not cost 1,000 copies per call
 		}
 		in := s.instances[id].effective(now)
+		if s.tagLag > 0 {
+			in.Tags = s.instances[id].tagsAt(now.Add(-s.tagLag))
+		}
 		if in.RegionId != region || !hasTags(in.Tags, tags) {
 			continue
 		}
@@ -302,6 +305,7 @@ func (s *Server) tagResources(p url.Values) (any, *apiError) {
 		for _, t := range tags {
 			st.Tags[t.key] = t.value
 		}
+		st.noteTags(s.clock())
 	}
 	return map[string]any{}, nil
 }
@@ -337,11 +341,13 @@ func (s *Server) untagResources(p url.Values) (any, *apiError) {
 	for _, st := range targets {
 		if all {
 			st.Tags = nil
+			st.noteTags(s.clock())
 			continue
 		}
 		for _, k := range keys {
 			delete(st.Tags, k)
 		}
+		st.noteTags(s.clock())
 	}
 	return map[string]any{}, nil
 }

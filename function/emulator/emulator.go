@@ -138,6 +138,7 @@ type Server struct {
 	orderIndex   map[string]int // OrderId -> index in orders
 	requests     []Request
 	faults       []Fault
+	tagLag       time.Duration // SetTagLag
 	tokens       map[string]tokenRecord
 	nonces       nonceMemory
 	seq          uint64
@@ -153,6 +154,7 @@ type instanceState struct {
 	created     time.Time  // when first added: CloudMonitor has no data before
 	caps        []capStep  // the outbound cap over time, oldest first
 	demand      []DemandStep
+	tagLog      []tagSnapshot // for SetTagLag
 }
 
 // temporary is a temporary bandwidth upgrade window.
@@ -222,6 +224,7 @@ func (s *Server) AddInstance(in Instance) {
 	for _, d := range in.DemandSchedule {
 		st.setDemand(d.At, d.Mbps, now)
 	}
+	st.noteTags(now)
 	s.instances[in.InstanceId] = st
 }
 

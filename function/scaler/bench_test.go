@@ -34,14 +34,14 @@ func BenchmarkAlarmCost(b *testing.B) {
 	now := a.Time.Add(30 * time.Second) // the sample's own time: not stale
 	inst := decide.Instance{
 		ID: a.InstanceID, Region: a.Region, Status: decide.StatusRunning,
-		InstanceChargeType: decide.PostPaid, InternetChargeType: "PayByTraffic", NetworkType: "vpc",
-		BandwidthOut: 10, BandwidthIn: 10, PublicIPs: []string{"47.96.1.2"},
+		InstanceChargeType: decide.PostPaid, InternetChargeType: decide.PayByTraffic, NetworkType: "vpc",
+		BandwidthOut: 10, PublicIPs: []string{"47.96.1.2"},
 		Tags: map[string]string{
 			"bandwidth-autoscaler": "enabled",
-			state.TagKey: state.Encode(decide.Record{LastChange: now.Add(-time.Hour), From: 5, To: 10,
-				LastKey: "9f86d081884c7d659a2feaa0c55ad015"}),
+			state.TagKey:           state.Encode(decide.Record{Cap: 10, From: 5, Since: now.Add(-time.Hour)}),
 		},
 	}
+	reading := decide.Reading{Points: []decide.Point{{Start: now.Add(-3 * time.Minute), Period: time.Minute, Average: 5e6, Maximum: 5e6}}}
 	decideOne := func() decide.Decision {
 		d, err := alarm.Decode(payload, opts)
 		if err != nil {
@@ -52,9 +52,8 @@ func BenchmarkAlarmCost(b *testing.B) {
 			b.Fatal(err)
 		}
 		a := &d.Alarms[0]
-		return decide.Decide(decide.Input{Instance: inst, Record: rec, Policy: p, Now: now, Observation: decide.Observation{
-			Kind: decide.FromAlarm, Metric: a.Metric, Value: a.Value, State: string(a.State), At: a.Time, Key: a.Key,
-		}})
+		return decide.Decide(decide.Input{Instance: inst, Record: rec, Policy: p, Now: now, Reading: reading, Trigger: decide.ByAlarm, RegionTotal: -1,
+			Alarm: &decide.Alarm{Metric: a.Metric, Value: a.Value, State: string(a.State), At: a.Time}})
 	}
 	// Measure the path that leads to a change, not an early refusal.
 	if dec := decideOne(); dec.Action != decide.Scaled || dec.To != 20 {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/alarm"
+	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/cmsapi"
 	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/decide"
 	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/ecsapi"
 	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/emulator"
@@ -64,6 +65,8 @@ type env struct {
 	clock  *emulator.ManualClock
 	policy *policy.Policy
 
+	noCMS  bool // the engines run without CloudMonitor
+
 	mu       sync.Mutex
 	intended int // changes the test means to buy: the orders checkMoney expects
 }
@@ -102,10 +105,31 @@ func (e *env) engine() *scaler.Engine {
 	return &scaler.Engine{Policy: e.policy, Clock: e.clock.Now}
 }
 
-// connect gives every call its own ecsapi client over the real SDK, as the
-// handler does per invocation.
-func (e *env) connect(r string) (scaler.ECS, error) {
-	return ecsapi.New(ecsapi.Config{Region: r, Endpoint: e.url, Credentials: testCreds, Retry: fastRetry})
+// connect gives every call its own clients over the real SDK, as the
+// handler does per invocation; noCMS leaves CloudMonitor out.
+func (e *env) connect(r string) (scaler.Clients, error) {
+	ecs, err := ecsapi.New(ecsapi.Config{Region: r, Endpoint: e.url, Credentials: testCreds, Retry: fastRetry})
+	if err != nil {
+		return scaler.Clients{}, err
+	}
+	c := scaler.Clients{ECS: ecs}
+	if !e.noCMS {
+		if c.Metrics, err = cmsapi.New(cmsapi.Config{Region: r, Endpoint: e.url, Credentials: testCreds, Retry: fastRetry}); err != nil {
+			return scaler.Clients{}, err
+		}
+	}
+	return c, nil
+}
+
+// tick moves the clock on and runs the timer, as FC does every minute.
+func (e *env) tick(eng *scaler.Engine) []scaler.Result {
+	e.t.Helper()
+	e.clock.Advance(time.Minute)
+	res, err := e.run(eng, reconcile)
+	if err != nil {
+		e.t.Fatalf("timer: %v", err)
+	}
+	return res
 }
 
 func (e *env) run(eng *scaler.Engine, d *alarm.Delivery) ([]scaler.Result, error) {
@@ -161,11 +185,12 @@ func newKey() string {
 	return hex.EncodeToString(b)
 }
 
-// instance is a running PostPaid VPC instance at bw Mbit/s, opted in by tag.
-func instance(id string, bw int) emulator.Instance {
+// instance is a running PostPaid VPC instance at bw Mbit/s, opted in by tag,
+// with demand Mbit/s of traffic.
+func instance(id string, bw int, demand float64) emulator.Instance {
 	return emulator.Instance{
-		InstanceId: id, RegionId: region, Status: "Running",
-		InstanceChargeType: "PostPaid", InternetChargeType: "PayByTraffic", InstanceNetworkType: "vpc",
+		InstanceId: id, RegionId: region, Status: "Running", Demand: demand,
+		InstanceChargeType: "PostPaid", InternetChargeType: "PayByBandwidth", InstanceNetworkType: "vpc",
 		InternetMaxBandwidthOut: bw, InternetMaxBandwidthIn: 10, PublicIpAddress: []string{"47.96.1.2"},
 		Tags: map[string]string{"bandwidth-autoscaler": "enabled"},
 	}
@@ -249,4 +274,12 @@ func describeOrders(orders []emulator.Order) string {
 		fmt.Fprintf(&b, "  %s %s %s %d→%d token %s\n", o.OrderId, o.InstanceId, o.Kind, o.From, o.To, o.ClientToken)
 	}
 	return b.String()
+}
+
+// setTag writes the state tag as another writer would.
+func (e *env) setTag(id, value string) {
+	e.t.Helper()
+	if err := e.emu.SetTag(id, state.TagKey, value); err != nil {
+		e.t.Fatal(err)
+	}
 }

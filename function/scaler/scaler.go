@@ -481,7 +481,11 @@ func (e *Engine) modifyFailed(ctx context.Context, client ECS, in ecsapi.Instanc
 	target := dec.Change.Target
 	class := noteError(res, err)
 	res.Transient = false // the timer retries; a redelivery would only add load
-	recent := !dec.Record.Since.IsZero() && e.now().Sub(dec.Record.Since) < lockWindow
+	// Within minutes of a change, or after an earlier attempt of this call
+	// that may have been applied, a status refusal is the change's lock.
+	var ee *ecsapi.Error
+	retried := errors.As(err, &ee) && ee.Attempts > 1
+	recent := retried || !dec.Record.Since.IsZero() && e.now().Sub(dec.Record.Since) < lockWindow
 	later := "; the next timer run decides again"
 	res.Action, res.To = decide.Deferred, in.BandwidthOut
 	switch {
@@ -496,8 +500,7 @@ func (e *Engine) modifyFailed(ctx context.Context, client ECS, in ecsapi.Instanc
 	default:
 		res.Action = decide.Failed
 		res.Reason = fmt.Sprintf("ECS refused the change to %d Mbit/s: %s", target, explain(err))
-		var ee *ecsapi.Error
-		if errors.As(err, &ee) && ee.Attempts <= 1 {
+		if !retried {
 			// Refused on the first attempt: it cannot have been applied, so
 			// the attempt must not hold other decisions back.
 			rec := dec.Record
