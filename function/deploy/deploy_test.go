@@ -22,6 +22,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"gopkg.in/yaml.v3"
 
+	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/alarm"
 	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/ecsapi"
 )
 
@@ -416,8 +417,9 @@ func TestSYAMLFacts(t *testing.T) {
 	}
 
 	var ebCfg struct {
-		TriggerEnable          bool   `json:"triggerEnable"`
-		AsyncInvocationType    bool   `json:"asyncInvocationType"`
+		TriggerEnable bool `json:"triggerEnable"`
+		// A pointer: the default (false) is synchronous, so it must be set.
+		AsyncInvocationType    *bool  `json:"asyncInvocationType"`
 		EventRuleFilterPattern string `json:"eventRuleFilterPattern"`
 	}
 	decodeConfig(t, byType["eventbridge"][0], &ebCfg)
@@ -425,10 +427,14 @@ func TestSYAMLFacts(t *testing.T) {
 	if err := json.Unmarshal([]byte(ebCfg.EventRuleFilterPattern), &pattern); err != nil {
 		t.Errorf("eventbridge filter %q: %v", ebCfg.EventRuleFilterPattern, err)
 	}
-	wantPattern := map[string][]string{"source": {"acs.cms"}, "type": {"cms:CloudMonitor:AlertWebHook"}}
-	if !ebCfg.TriggerEnable || !ebCfg.AsyncInvocationType || !reflect.DeepEqual(pattern, wantPattern) {
-		t.Errorf("eventbridge trigger: enabled %v, async %v, filter %v; want enabled, async, %v",
-			ebCfg.TriggerEnable, ebCfg.AsyncInvocationType, pattern, wantPattern)
+	// Only the documented type: no public sample shows the source.
+	wantPattern := map[string][]string{"type": {alarm.AlertWebHookType}}
+	if !ebCfg.TriggerEnable || !reflect.DeepEqual(pattern, wantPattern) {
+		t.Errorf("eventbridge trigger: enabled %v, filter %v; want enabled, %v", ebCfg.TriggerEnable, pattern, wantPattern)
+	}
+	// asyncInvokeConfig's retries apply only to asynchronous invocations.
+	if a := ebCfg.AsyncInvocationType; a == nil || !*a {
+		t.Errorf("eventbridge trigger: asyncInvocationType %v, want true (asynchronous, retried under asyncInvokeConfig)", a)
 	}
 
 	var timerCfg struct {
