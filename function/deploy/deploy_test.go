@@ -434,7 +434,11 @@ func TestSYAMLFacts(t *testing.T) {
 	}
 	// asyncInvokeConfig's retries apply only to asynchronous invocations.
 	if a := ebCfg.AsyncInvocationType; a == nil || !*a {
-		t.Errorf("eventbridge trigger: asyncInvocationType %v, want true (asynchronous, retried under asyncInvokeConfig)", a)
+		got := "unset"
+		if a != nil {
+			got = strconv.FormatBool(*a)
+		}
+		t.Errorf("eventbridge trigger: asyncInvocationType %s, want true (asynchronous, retried under asyncInvokeConfig)", got)
 	}
 
 	var timerCfg struct {
