@@ -27,7 +27,7 @@ const (
 type Alarm struct {
 	InstanceID string
 	Region     string
-	Metric     string  // e.g. VPC_PublicIP_InternetOutRate_Percent
+	Metric     string  // a supported metric, e.g. VPC_PublicIP_InternetOutRate_Percent; else as given (see UnknownMetric)
 	Namespace  string  // e.g. acs_ecs_dashboard
 	Value      float64 // in Unit
 	Unit       string  // "bit/s" or "%" for the supported metrics; as given otherwise
@@ -37,11 +37,16 @@ type Alarm struct {
 	RuleName   string
 	Time       time.Time // when CloudMonitor observed it; zero when the payload has none
 	AccountID  string
-	// Key is the same for every redelivery of one alarm and different for a
-	// new alarm: a hash of source and id for EventBridge; of rule, instance,
-	// state, level and timestamp for a callback (not transId or signature,
-	// which may change between retries); of rule, instance, level and time
-	// for a rule target. 32 hex characters.
+	// UnknownMetric is set when no metric field names a supported metric:
+	// the names given, with their fields (`metricName "内存使用率"`), for
+	// the result to say which was not recognised. Such an alarm is still
+	// decoded, since a fresh reading of the instance can decide.
+	UnknownMetric string
+	// Key is the same for every copy of one alarm, whatever the route
+	// (callback, EventBridge, rule target) or redelivery, and different for
+	// a new alarm: a hash of rule, instance, metric, state and observation
+	// time (not transId, signature or the EventBridge event id, which differ
+	// between copies). 32 hex characters.
 	Key string
 	// UnknownMetric is the metric name when it is not one of the supported
 	// ones: the alarm still names the instance to look at.

@@ -70,7 +70,7 @@ func decodeDocument(d *Delivery, doc []byte, at layer, opts Options) error {
 		return err
 	}
 	if isForm {
-		a, err := callbackAlarm(f, opts, true)
+		a, err := keyedCallback(f, opts)
 		if err != nil {
 			return err
 		}
@@ -152,13 +152,13 @@ func decodeObject(d *Delivery, f *fields, at layer, opts Options) error {
 		}
 		d.add(a, "eventbridge")
 	case f.isRuleTarget():
-		a, err := ruleTargetAlarm(f, opts, true)
+		a, err := keyedRuleTarget(f, opts)
 		if err != nil {
 			return err
 		}
 		d.add(a, "rule-target")
 	case f.isCallback():
-		a, err := callbackAlarm(f, opts, true)
+		a, err := keyedCallback(f, opts)
 		if err != nil {
 			return err
 		}

@@ -192,10 +192,36 @@ func TestDecodeAccepts(t *testing.T) {
 			payload: docFormSample,
 			want: Delivery{Kind: KindAlarm, Source: "callback-form", Alarms: []Alarm{{
 				InstanceID: "i-12****", Region: "cn-beijing", Metric: "Host.mem.usedutilization", Namespace: "acs_ecs",
-				Value: 97.39, State: StateAlert, Level: "WARN",
+				UnknownMetric: `metricName "Host.mem.usedutilization"`,
+				Value:         97.39, State: StateAlert, Level: "WARN",
 				RuleID: "applyTemplateee147e59-664f-4033-a1be-e9595746****", RuleName: "Basic monitoring-ECS-memory usage",
 				Time: time.Unix(1508136760, 0), AccountID: "12****",
 			}}},
+		},
+		{
+			name: "display name in metricName, the metric in rawMetricName, with preTriggerLevel, triggerLevel, ruleId and signature",
+			payload: oneCallback(`"metricName":"公网流出带宽使用率","rawMetricName":"InternetOutRate","dimensions":"{instanceId=i-1}",` +
+				`"preTriggerLevel":"null","triggerLevel":"WARN","ruleId":"r1","signature":"eEq1zHuCUp0XSmLD8p8VtTKF****"`),
+			want: Delivery{Kind: KindAlarm, Source: "callback-json", Alarms: []Alarm{with(base, func(a *Alarm) { a.Level, a.RuleID = "WARN", "r1" })}},
+		},
+		{
+			name:    "display name in rawMetricName, the metric in metricName",
+			payload: oneCallback(`"rawMetricName":"公网流出带宽使用率","dimensions":"{instanceId=i-1}"`),
+			want:    Delivery{Kind: KindAlarm, Source: "callback-json", Alarms: []Alarm{base}},
+		},
+		{
+			name:    "only a display name: decoded with its instance, the name kept as unknown",
+			payload: `alertState=ALERT&curValue=92&metricName=` + "%E5%86%85%E5%AD%98%E4%BD%BF%E7%94%A8%E7%8E%87" + `&dimensions=%7BinstanceId%3Di-1%7D&timestamp=1717000000000&preTriggerLevel=WARN&triggerLevel=WARN&ruleId=r1&signature=x%3D`,
+			want: Delivery{Kind: KindAlarm, Source: "callback-form", Alarms: []Alarm{with(base, func(a *Alarm) {
+				a.Metric, a.UnknownMetric, a.Value, a.Unit, a.Level, a.RuleID = "内存使用率", `metricName "内存使用率"`, 92, "", "WARN", "r1"
+			})}},
+		},
+		{
+			name:    "NO_DATA is INSUFFICIENT_DATA",
+			payload: oneCallback(`"alertState":"NO_DATA","curValue":"","dimensions":"{instanceId=i-1}"`),
+			want: Delivery{Kind: KindAlarm, Source: "callback-json", Alarms: []Alarm{with(base, func(a *Alarm) {
+				a.State, a.Value = StateInsufficientData, 0
+			})}},
 		},
 		{
 			name:    "§1.3 constructed ECS alert as JSON",
@@ -218,7 +244,7 @@ func TestDecodeAccepts(t *testing.T) {
 			name:    "§1.4 legacy 2018 callback: ALARM, JSON list dimensions, seconds",
 			payload: legacyJSON,
 			want: Delivery{Kind: KindAlarm, Source: "callback-json", Alarms: []Alarm{{
-				InstanceID: "i-12345", Region: "cn-beijing", Metric: "cpu_total", Namespace: "acs_ecs_dashboard",
+				InstanceID: "i-12345", Region: "cn-beijing", Metric: "cpu_total", UnknownMetric: `metricName "cpu_total"`, Namespace: "acs_ecs_dashboard",
 				Value: 95, State: StateAlert, RuleName: "cpu", Time: time.Unix(1508136760, 0), AccountID: "12345",
 			}}},
 		},
@@ -227,7 +253,8 @@ func TestDecodeAccepts(t *testing.T) {
 			payload: mnsRuleTarget,
 			want: Delivery{Kind: KindAlarm, Source: "rule-target", Alarms: []Alarm{{
 				InstanceID: "i-uf61rfofjd2iku7e****", Region: "cn-beijing", Metric: "memory_actualusedspace",
-				Namespace: "acs_ecs_dashboard", Value: 470687744, State: StateAlert, Level: "WARN",
+				UnknownMetric: `metricName "memory_actualusedspace"`,
+				Namespace:     "acs_ecs_dashboard", Value: 470687744, State: StateAlert, Level: "WARN",
 				RuleID: "putNewAlarm_group_778af9ba-a291-46ab-ac53-3983bcee****", RuleName: "test",
 				Time: time.UnixMilli(1534736160000), AccountID: "173651113438****",
 			}}},
@@ -241,18 +268,17 @@ func TestDecodeAccepts(t *testing.T) {
 		},
 		{
 			name: "EventBridge data as a form string, time from the envelope",
-			payload: `{"specversion":"1.0","id":"e-1","source":"acs.cms","time":"2024-05-29T16:26:40Z","aliyunaccountid":"42",` +
+			payload: `{"specversion":"1.0","id":"e-1","type":"cms:CloudMonitor:AlertWebHook","time":"2024-05-29T16:26:40Z","aliyunaccountid":"42",` +
 				`"data":"alertState=OK&curValue=3&metricName=InternetOutRate_Percent&dimensions=%7BinstanceId%3Di-1%7D"}`,
 			want: Delivery{Kind: KindAlarm, Source: "eventbridge", Alarms: []Alarm{with(base, func(a *Alarm) {
 				a.State, a.Value, a.Metric, a.Unit, a.AccountID = StateOK, 3, MetricInternetOutRatePercent, "%", "42"
 			})}},
 		},
 		{
-			name:    "EventBridge data as a JSON string holding a rule target",
-			payload: `{"id":"e-2","source":"acs:cms","data":"{\"curLevel\":\"OK\",\"resources\":{\"instanceId\":\"i-1\"},\"metricName\":\"InternetOutRate#60\",\"metricData\":{\"Average\":\"50\"},\"time\":1717000000000}"}`,
-			want: Delivery{Kind: KindAlarm, Source: "eventbridge", Alarms: []Alarm{with(base, func(a *Alarm) {
-				a.State, a.Level = StateOK, "OK"
-			})}},
+			name: "EventBridge data as a JSON string, no source, id or specversion",
+			payload: `{"type":"cms:CloudMonitor:AlertWebHook","data":"{\"alertState\":\"ALERT\",\"curValue\":50,` +
+				`\"metricName\":\"InternetOutRate\",\"dimensions\":\"{instanceId=i-1}\",\"timestamp\":1717000000000}"}`,
+			want: Delivery{Kind: KindAlarm, Source: "eventbridge", Alarms: []Alarm{base}},
 		},
 		{
 			name:    "§2(c) constructed HTTP trigger event with form body",
@@ -325,7 +351,7 @@ func TestDecodeAccepts(t *testing.T) {
 			payload: `{"alertState":"insufficient_data","metricName":"cpu_total","unit":"%","timestamp":"1717000000",` +
 				`"dimensions":"{instanceId=i-1}","transId":"x","customLabels":[{"label":"a","value":"b"}]}`,
 			want: Delivery{Kind: KindAlarm, Source: "callback-json", Alarms: []Alarm{with(base, func(a *Alarm) {
-				a.State, a.Metric, a.Value, a.Unit = StateInsufficientData, "cpu_total", 0, "%"
+				a.State, a.Metric, a.UnknownMetric, a.Value, a.Unit = StateInsufficientData, "cpu_total", `metricName "cpu_total"`, 0, "%"
 			})}},
 		},
 		{
@@ -447,7 +473,7 @@ func TestDecodeRejects(t *testing.T) {
 		{"bad escape", "alertState=ALERT&dimensions=%zz", `alarm: form field dimensions: invalid URL escape "%zz"`},
 		{"bad escape in a name", "alert%zzState=ALERT", `alarm: form field name "alert%zzState": invalid URL escape "%zz"`},
 		{"alertState missing", `{"curValue":"1","dimensions":"{instanceId=i-1}"}`, "alarm: alertState is missing"},
-		{"alertState unknown", callback(`"alertState":"FIRING"`), `alarm: alertState "FIRING" is not ALERT, OK or INSUFFICIENT_DATA`},
+		{"alertState unknown", callback(`"alertState":"FIRING"`), `alarm: alertState "FIRING" is not ALERT, OK, INSUFFICIENT_DATA or NO_DATA`},
 		{"dimensions missing", callback(`"other":1`), "alarm: dimensions is missing"},
 		{"dimensions null", callback(`"dimensions":"null"`), "alarm: dimensions is missing"},
 		{"dimensions without instance", callback(`"dimensions":"{userId=1}"`), "alarm: dimensions has no instanceId"},
@@ -478,15 +504,17 @@ func TestDecodeRejects(t *testing.T) {
 		{"escalation not an object", ruleTarget(`"escalation":"x","metricData":{"Average":1}`), "alarm: escalation is not a JSON object: invalid character 'x' looking for beginning of value"},
 		{"rule target time missing", `{"curLevel":"WARN","resources":"{\"instanceId\":\"i-1\"}","metricName":"m","metricData":{"Average":1}}`, "alarm: time is missing"},
 		{"rule target metricName missing", `{"curLevel":"WARN","resources":"{\"instanceId\":\"i-1\"}","metricData":{"Average":1}}`, "alarm: metricName is missing"},
-		{"§2(b) quoted EventBridge non-alert", eventBridgeMeeting, `alarm: eventbridge event of type "aliyuncvc:MeetingEvent:MemberOperate" carries no alert: its data has neither alertState nor curLevel`},
-		{"EventBridge without id", `{"specversion":"1.0","source":"s","data":{}}`, "alarm: eventbridge event has no id"},
-		{"EventBridge without source", `{"specversion":"1.0","id":"e","data":{}}`, `alarm: eventbridge event "e" has no source`},
-		{"EventBridge without data", `{"specversion":"1.0","id":"e","source":"s"}`, `alarm: eventbridge event "e" has no data`},
-		{"EventBridge data is a list", `{"specversion":"1.0","id":"e","source":"s","data":[1]}`, "alarm: eventbridge data is a JSON list, not an object"},
-		{"EventBridge data is text", `{"specversion":"1.0","id":"e","source":"s","data":"hello"}`, "alarm: eventbridge data is neither JSON nor an alert callback form"},
-		{"EventBridge data bad", `{"specversion":"1.0","id":"e","source":"s","data":{"alertState":"ALERT"}}`, "alarm: eventbridge data: dimensions is missing"},
-		{"EventBridge data nests an event", `{"specversion":"1.0","id":"e","source":"s","data":{"specversion":"1.0"}}`, `alarm: eventbridge event of type "" carries no alert: its data has neither alertState nor curLevel`},
-		{"EventBridge bad time", `{"specversion":"1.0","id":"e","source":"s","time":"now","data":{"alertState":"ALERT","curValue":1,"metricName":"m","dimensions":"{instanceId=i-1}"}}`, `alarm: eventbridge time "now" is neither epoch seconds, epoch milliseconds nor RFC 3339`},
+		{"§2(b) quoted EventBridge non-alert", eventBridgeMeeting, `alarm: eventbridge event of type "aliyuncvc:MeetingEvent:MemberOperate" is not a CloudMonitor alert (type "cms:CloudMonitor:AlertWebHook")`},
+		{"EventBridge without type", `{"specversion":"1.0","id":"e","source":"acs.cms","data":` + callback(`"dimensions":"{instanceId=i-1}"`) + `}`, `alarm: eventbridge event of type "" is not a CloudMonitor alert (type "cms:CloudMonitor:AlertWebHook")`},
+		{"EventBridge agent event", `{"specversion":"1.0","id":"e","source":"acs.cms","type":"cms:CloudMonitor:AgentStatusStopped","data":{}}`, `alarm: eventbridge event of type "cms:CloudMonitor:AgentStatusStopped" is not a CloudMonitor alert (type "cms:CloudMonitor:AlertWebHook")`},
+		{"EventBridge without data", `{"specversion":"1.0","id":"e","type":"cms:CloudMonitor:AlertWebHook"}`, `alarm: eventbridge event "e" has no data`},
+		{"EventBridge data is a list", `{"specversion":"1.0","id":"e","type":"cms:CloudMonitor:AlertWebHook","data":[1]}`, "alarm: eventbridge data is a JSON list, not an object"},
+		{"EventBridge data is text", `{"specversion":"1.0","id":"e","type":"cms:CloudMonitor:AlertWebHook","data":"hello"}`, "alarm: eventbridge data is neither JSON nor an alert callback form"},
+		{"EventBridge data bad", `{"specversion":"1.0","id":"e","type":"cms:CloudMonitor:AlertWebHook","data":{"alertState":"ALERT"}}`, "alarm: eventbridge data: dimensions is missing"},
+		{"EventBridge data nests an event", `{"specversion":"1.0","id":"e","type":"cms:CloudMonitor:AlertWebHook","data":{"specversion":"1.0"}}`, `alarm: eventbridge event "e" carries no alert: its data has none of the alert callback's alertState, dimensions, alertName or curValue`},
+		{"EventBridge data is a rule target", `{"specversion":"1.0","id":"e","type":"cms:CloudMonitor:AlertWebHook","data":` + ruleTarget(`"metricData":{"Average":1}`) + `}`, `alarm: eventbridge event "e" carries no alert: its data has none of the alert callback's alertState, dimensions, alertName or curValue`},
+		{"EventBridge bad time", `{"specversion":"1.0","id":"e","type":"cms:CloudMonitor:AlertWebHook","time":"now","data":{"alertState":"ALERT","curValue":1,"metricName":"m","dimensions":"{instanceId=i-1}"}}`, `alarm: eventbridge time "now" is neither epoch seconds, epoch milliseconds nor RFC 3339`},
+		{"EventBridge without any time", `{"specversion":"1.0","id":"e","type":"cms:CloudMonitor:AlertWebHook","data":{"alertState":"ALERT","curValue":1,"metricName":"m","dimensions":"{instanceId=i-1}"}}`, `alarm: eventbridge event has neither data.timestamp nor time`},
 		{"empty list", "[]", "alarm: list is empty"},
 		{"broken list", "[{}", "alarm: list is not valid JSON: unexpected end of JSON input"},
 		{"too many items", "[" + strings.Repeat("{},", MaxAlarms) + "{}]", "alarm: list holds 1001 items, more than the 1000 allowed"},
@@ -606,9 +634,9 @@ func TestKeys(t *testing.T) {
 		return fmt.Sprintf(`{"alertState":%q,"triggerLevel":%q,"timestamp":%q,"transId":%q,"signature":%q,`+
 			`"ruleId":"r1","curValue":"90","metricName":"m","dimensions":"{instanceId=i-1}"}`, state, level, ts, transID, transID)
 	}
-	eventBridge := func(source, id, value string) string {
-		return fmt.Sprintf(`{"specversion":"1.0","source":%q,"id":%q,"data":{"alertState":"ALERT","curValue":%q,`+
-			`"metricName":"m","dimensions":"{instanceId=i-1}","timestamp":"1717000000000"}}`, source, id, value)
+	eventBridge := func(id, ts string) string {
+		return fmt.Sprintf(`{"specversion":"1.0","source":"acs.cms","id":%q,"type":"cms:CloudMonitor:AlertWebHook","data":`+
+			`{"alertState":"ALERT","triggerLevel":"WARN","ruleId":"r1","curValue":"90","metricName":"m","dimensions":"{instanceId=i-1}","timestamp":%q}}`, id, ts)
 	}
 	ruleTarget := func(level, tm, batch string) string {
 		return fmt.Sprintf(`{"ruleId":"r1","curLevel":%q,"time":%s,"batchId":%q,"resources":"{\"instanceId\":\"i-1\"}",`+
@@ -626,18 +654,19 @@ func TestKeys(t *testing.T) {
 		{"callback as JSON and as form", first, "alertState=ALERT&triggerLevel=WARN&timestamp=1717000000000&ruleId=r1&curValue=90&metricName=m&dimensions=%7BinstanceId%3Di-1%7D", true},
 		{"callback: later timestamp", first, callbackJSON("ALERT", "WARN", "1717000060000", "t1"), false},
 		{"callback: other state", first, callbackJSON("OK", "WARN", "1717000000000", "t1"), false},
-		{"callback: other level", first, callbackJSON("ALERT", "CRITICAL", "1717000000000", "t1"), false},
+		{"callback: the same moment at another level", first, callbackJSON("ALERT", "CRITICAL", "1717000000000", "t1"), true},
+		{"callback: other metric", first, strings.Replace(first, `"metricName":"m"`, `"metricName":"InternetOutRate"`, 1), false},
 		{"callback: other instance", first, strings.Replace(first, "i-1", "i-2", 1), false},
 		{"callback: other rule", first, strings.Replace(first, `"r1"`, `"r2"`, 1), false},
-		{"eventbridge redelivery", eventBridge("acs.cms", "e1", "90"), eventBridge("acs.cms", "e1", "91"), true},
-		{"eventbridge: other id", eventBridge("acs.cms", "e1", "90"), eventBridge("acs.cms", "e2", "90"), false},
-		{"eventbridge: other source", eventBridge("acs.cms", "e1", "90"), eventBridge("acs:cms", "e1", "90"), false},
-		{"eventbridge: parts do not run together", eventBridge("acs.cms", "e1", "90"), eventBridge("acs.cmse", "1", "90"), false},
+		{"eventbridge redelivery", eventBridge("e1", "1717000000000"), eventBridge("e1", "1717000000000"), true},
+		{"eventbridge: the same alarm in another event", eventBridge("e1", "1717000000000"), eventBridge("e2", "1717000000000"), true},
+		{"eventbridge: later timestamp", eventBridge("e1", "1717000000000"), eventBridge("e1", "1717000060000"), false},
+		{"eventbridge and callback of the same alarm", eventBridge("e1", "1717000000000"), first, true},
 		{"rule target redelivery", ruleTarget("WARN", "1717000000000", "b1"), ruleTarget("WARN", "1717000000000", "b2"), true},
 		{"rule target: later time", ruleTarget("WARN", "1717000000000", "b1"), ruleTarget("WARN", "1717000060000", "b1"), false},
-		{"rule target: other level", ruleTarget("WARN", "1717000000000", "b1"), ruleTarget("CRITICAL", "1717000000000", "b1"), false},
-		{"rule target and callback of the same fields", ruleTarget("WARN", "1717000000000", "b1"),
-			`{"alertState":"ALERT","triggerLevel":"WARN","timestamp":"1717000000000","ruleId":"r1","curValue":"1","metricName":"m","dimensions":"{instanceId=i-1}"}`, false},
+		{"rule target: other state", ruleTarget("WARN", "1717000000000", "b1"), ruleTarget("OK", "1717000000000", "b1"), false},
+		{"rule target and callback of the same alarm", ruleTarget("WARN", "1717000000000", "b1"), first, true},
+		{"parts do not run together", first, strings.Replace(strings.Replace(first, `"r1"`, `"r1i"`, 1), "i-1", "-1", 1), false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -720,6 +749,10 @@ func TestEventFiles(t *testing.T) {
 	}
 	if spike.Value != 96 || again.Value != 97 || recovery.Value != 8 {
 		t.Errorf("values %v, %v, %v; want 96, 97, 8", spike.Value, again.Value, recovery.Value)
+	}
+	// One alarm, one key, whatever the route.
+	if cb, eb := got["callback.json"].Alarms[0], got["eventbridge.json"].Alarms[0]; cb.Key != eb.Key {
+		t.Errorf("callback.json and eventbridge.json carry the same alarm but keys %s and %s", cb.Key, eb.Key)
 	}
 	if !got["manual-dry-run.json"].Manual.DryRun || got["manual.json"].Manual.DryRun {
 		t.Error("only manual-dry-run.json should be a dry run")

@@ -111,8 +111,10 @@ func (f *fields) isHTTP() bool {
 		f.Body != "" && (f.Headers != nil || f.QueryParameters != nil || f.IsBase64Encoded != "" || f.RawPath != "")
 }
 
+// isEventBridge: a CloudEvents envelope, by its specversion or by the data
+// it wraps with a type or an identity.
 func (f *fields) isEventBridge() bool {
-	return f.SpecVersion != "" || f.ID != "" && f.Source != "" && f.Data != ""
+	return f.SpecVersion != "" || f.Data != "" && (f.Type != "" || f.ID != "" && f.Source != "")
 }
 
 func (f *fields) isTimer() bool { return f.TriggerTime != "" || f.TriggerName != "" }

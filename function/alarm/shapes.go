@@ -9,10 +9,9 @@ import (
 	"strings"
 )
 
-// callbackAlarm builds an alarm from alert callback fields. With ownKey the
-// key comes from the fields themselves, which then must carry a timestamp:
-// without one, every later alarm of the rule would look like a redelivery.
-func callbackAlarm(f *fields, opts Options, ownKey bool) (Alarm, error) {
+// callbackAlarm builds an alarm from alert callback fields, without its Key
+// (see withKey): an EventBridge copy may take its time from the envelope.
+func callbackAlarm(f *fields, opts Options) (Alarm, error) {
 	state, err := callbackState(f.AlertState)
 	if err != nil {
 		return Alarm{}, err
@@ -33,7 +32,6 @@ func callbackAlarm(f *fields, opts Options, ownKey bool) (Alarm, error) {
 	a := Alarm{
 		InstanceID: dims.instanceID,
 		Region:     string(first(f.RegionID, text(dims.region), text(opts.DefaultRegion))),
-		Metric:     metricOf(first(f.MetricName, f.RawMetricName)),
 		Namespace:  string(first(f.Namespace, f.MetricProject)),
 		State:      state,
 		Level:      string(f.TriggerLevel),
@@ -41,7 +39,9 @@ func callbackAlarm(f *fields, opts Options, ownKey bool) (Alarm, error) {
 		RuleName:   string(f.AlertName),
 		AccountID:  string(first(f.UserID, text(dims.userID))),
 	}
-	if a.Metric == "" {
+	// Real callbacks may carry a display name in metricName and the metric's
+	// name in rawMetricName, or only a display name (alarm-events.md §1.3).
+	if a.Metric, a.UnknownMetric = pickMetric(named{"rawMetricName", f.RawMetricName}, named{"metricName", f.MetricName}); a.Metric == "" {
 		return Alarm{}, errors.New("metricName is missing")
 	}
 	a.Unit = unitOf(a.Metric, f.Unit)
@@ -53,12 +53,20 @@ func callbackAlarm(f *fields, opts Options, ownKey bool) (Alarm, error) {
 	if a.Time, err = parseTime("timestamp", f.Timestamp); err != nil {
 		return Alarm{}, err
 	}
-	if ownKey {
-		if a.Time.IsZero() {
-			return Alarm{}, errors.New("timestamp is missing")
-		}
-		a.Key = keyOf("callback", a.RuleID, a.InstanceID, string(a.State), a.Level, strconv.FormatInt(a.Time.UnixMilli(), 10))
+	return a, nil
+}
+
+// withKey sets a's delivery key, the same whichever route (callback, rule
+// target, EventBridge) brought the alarm: it hashes the rule, instance,
+// metric, state and observation time, not transId, signature or an
+// EventBridge event id, which differ between copies and retries. Without a
+// time every later alarm of the rule would look like a redelivery, so the
+// alarm must carry one; missing names the field that would hold it.
+func withKey(a Alarm, missing string) (Alarm, error) {
+	if a.Time.IsZero() {
+		return Alarm{}, errors.New(missing)
 	}
+	a.Key = keyOf(a.RuleID, a.InstanceID, a.Metric, string(a.State), strconv.FormatInt(a.Time.UnixMilli(), 10))
 	return a, nil
 }
 
@@ -71,15 +79,15 @@ func callbackState(s text) (State, error) {
 		return StateAlert, nil
 	case strings.EqualFold(state, "OK"):
 		return StateOK, nil
-	case strings.EqualFold(state, "INSUFFICIENT_DATA"):
+	case strings.EqualFold(state, "INSUFFICIENT_DATA"), strings.EqualFold(state, "NO_DATA"): // NO_DATA: no reading, as INSUFFICIENT_DATA
 		return StateInsufficientData, nil
 	}
-	return "", fmt.Errorf("alertState %s is not ALERT, OK or INSUFFICIENT_DATA", quote(state))
+	return "", fmt.Errorf("alertState %s is not ALERT, OK, INSUFFICIENT_DATA or NO_DATA", quote(state))
 }
 
 // ruleTargetAlarm builds an alarm from a CloudMonitor rule-target message
-// (the JSON documented for MNS targets). ownKey is as for callbackAlarm.
-func ruleTargetAlarm(f *fields, opts Options, ownKey bool) (Alarm, error) {
+// (the JSON documented for MNS targets).
+func ruleTargetAlarm(f *fields, opts Options) (Alarm, error) {
 	level := strings.ToUpper(strings.TrimSpace(string(f.CurLevel)))
 	state, err := levelState(level)
 	if err != nil {
@@ -98,7 +106,6 @@ func ruleTargetAlarm(f *fields, opts Options, ownKey bool) (Alarm, error) {
 	a := Alarm{
 		InstanceID: string(first(text(dims.instanceID), data["instanceId"])),
 		Region:     string(first(f.RegionID, text(dims.region), text(opts.DefaultRegion))),
-		Metric:     metricOf(f.MetricName),
 		Namespace:  string(f.Namespace),
 		State:      state,
 		Level:      level,
@@ -112,7 +119,7 @@ func ruleTargetAlarm(f *fields, opts Options, ownKey bool) (Alarm, error) {
 	if err := checkInstanceID(a.InstanceID); err != nil {
 		return Alarm{}, err
 	}
-	if a.Metric == "" {
+	if a.Metric, a.UnknownMetric = pickMetric(named{"metricName", f.MetricName}); a.Metric == "" {
 		return Alarm{}, errors.New("metricName is missing")
 	}
 	a.Unit = unitOf(a.Metric, f.Unit)
@@ -132,12 +139,6 @@ func ruleTargetAlarm(f *fields, opts Options, ownKey bool) (Alarm, error) {
 	}
 	if err != nil {
 		return Alarm{}, err
-	}
-	if ownKey {
-		if a.Time.IsZero() {
-			return Alarm{}, errors.New("time is missing")
-		}
-		a.Key = keyOf("rule-target", a.RuleID, a.InstanceID, a.Level, strconv.FormatInt(a.Time.UnixMilli(), 10))
 	}
 	return a, nil
 }
@@ -171,36 +172,37 @@ func statisticOf(escalation text) (string, error) {
 	return string(first(e.Statistics, "Average")), nil
 }
 
-// eventBridgeAlarm builds an alarm from a CloudEvents envelope whose data
-// holds callback or rule-target fields, as an object or a string. EventBridge
-// may deliver an event twice and names (source, id) as its identity.
+// AlertWebHookType is the EventBridge event type of a CloudMonitor alert
+// callback ("Alert callbacks" in EventBridge's list of CloudMonitor events,
+// help.aliyun.com/en/eventbridge/user-guide/cloudmonitor-events). No public
+// sample confirms the event's source, so the intake does not look at it.
+const AlertWebHookType = "cms:CloudMonitor:AlertWebHook"
+
+// eventBridgeAlarm builds an alarm from a CloudEvents envelope of type
+// AlertWebHookType whose data holds the alert callback's fields, as an
+// object or a string. Its key is the callback's (withKey): EventBridge may
+// deliver an event twice, and CloudMonitor may send the same alarm by
+// callback too.
 func eventBridgeAlarm(f *fields, opts Options) (Alarm, error) {
-	switch {
-	case f.ID == "":
-		return Alarm{}, errors.New("eventbridge event has no id")
-	case f.Source == "":
-		return Alarm{}, fmt.Errorf("eventbridge event %s has no source", quote(string(f.ID)))
-	case f.Data == "":
+	if string(f.Type) != AlertWebHookType {
+		return Alarm{}, fmt.Errorf("eventbridge event of type %s is not a CloudMonitor alert (type %s)",
+			quote(string(f.Type)), quote(AlertWebHookType))
+	}
+	if f.Data == "" {
 		return Alarm{}, fmt.Errorf("eventbridge event %s has no data", quote(string(f.ID)))
 	}
 	data, _, err := parseFields([]byte(f.Data), inData)
 	if err != nil {
 		return Alarm{}, err
 	}
-	var a Alarm
-	switch {
-	case data.isRuleTarget():
-		a, err = ruleTargetAlarm(data, opts, false)
-	case data.isCallback():
-		a, err = callbackAlarm(data, opts, false)
-	default:
-		return Alarm{}, fmt.Errorf("eventbridge event of type %s carries no alert: its data has neither alertState nor curLevel",
-			quote(string(f.Type)))
+	if !data.isCallback() {
+		return Alarm{}, fmt.Errorf("eventbridge event %s carries no alert: its data has none of the alert callback's "+
+			"alertState, dimensions, alertName or curValue", quote(string(f.ID)))
 	}
+	a, err := callbackAlarm(data, opts)
 	if err != nil {
 		return Alarm{}, fmt.Errorf("eventbridge data: %w", err)
 	}
-	a.Key = keyOf("eventbridge", string(f.Source), string(f.ID))
 	if a.Time.IsZero() {
 		if a.Time, err = parseTime("eventbridge time", f.Time); err != nil {
 			return Alarm{}, err
@@ -209,7 +211,25 @@ func eventBridgeAlarm(f *fields, opts Options) (Alarm, error) {
 	if a.AccountID == "" {
 		a.AccountID = string(f.AliyunAccountID)
 	}
-	return a, nil
+	return withKey(a, "eventbridge event has neither data.timestamp nor time")
+}
+
+// keyedCallback is callbackAlarm for a callback that came on its own.
+func keyedCallback(f *fields, opts Options) (Alarm, error) {
+	a, err := callbackAlarm(f, opts)
+	if err != nil {
+		return Alarm{}, err
+	}
+	return withKey(a, "timestamp is missing")
+}
+
+// keyedRuleTarget is ruleTargetAlarm for a rule target that came on its own.
+func keyedRuleTarget(f *fields, opts Options) (Alarm, error) {
+	a, err := ruleTargetAlarm(f, opts)
+	if err != nil {
+		return Alarm{}, err
+	}
+	return withKey(a, "time is missing")
 }
 
 // manual validates a manual invocation as far as its form goes; whether the

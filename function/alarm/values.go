@@ -179,6 +179,42 @@ func metricOf(name text) string {
 	return metric
 }
 
+// named is a payload field that may name the metric, with its field name.
+type named struct {
+	field string
+	value text
+}
+
+// pickMetric returns the first of names that is a supported metric. When
+// none is, it returns the first name given, and unknown lists every name
+// given ("metricName \"内存使用率\"") for the result to show; metric is ""
+// only when no name is given.
+func pickMetric(names ...named) (metric, unknown string) {
+	var given []string
+	for _, n := range names {
+		m := metricOf(n.value)
+		if m == "" {
+			continue
+		}
+		if isSupported(m) {
+			return m, ""
+		}
+		if metric == "" {
+			metric = m
+		}
+		given = append(given, n.field+" "+quote(m))
+	}
+	return metric, strings.Join(given, ", ")
+}
+
+func isSupported(metric string) bool {
+	switch metric {
+	case MetricInternetOutRate, MetricVPCInternetOutRate, MetricInternetOutRatePercent, MetricVPCInternetOutRatePercent:
+		return true
+	}
+	return false
+}
+
 func unitOf(metric string, given text) string {
 	switch metric {
 	case MetricInternetOutRate, MetricVPCInternetOutRate:

@@ -252,11 +252,12 @@ func (s *Server) Instances() []Instance {
 	return out
 }
 
-// Orders returns the order ledger, oldest first.
+// Orders returns the order ledger, oldest first; empty, not nil, so that
+// /_emulator/orders answers [] rather than null before the first order.
 func (s *Server) Orders() []Order {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]Order(nil), s.orders...)
+	return append(make([]Order, 0, len(s.orders)), s.orders...)
 }
 
 // Requests returns the request log, oldest first.

@@ -32,9 +32,10 @@ func ConfigFromEnv(getenv func(string) string, exeDir string, out io.Writer) (Co
 		level = l
 	}
 	cfg := Config{
-		Endpoint:  getenv("ECS_ENDPOINT"),
-		HTTPToken: getenv("HTTP_TOKEN"),
-		Region:    firstNonEmpty(getenv("FC_REGION"), getenv("ALIBABA_CLOUD_REGION_ID")),
+		Endpoint:    getenv("ECS_ENDPOINT"),
+		CMSEndpoint: getenv("CMS_ENDPOINT"),
+		HTTPToken:   getenv("HTTP_TOKEN"),
+		Region:      firstNonEmpty(getenv("FC_REGION"), getenv("ALIBABA_CLOUD_REGION_ID")),
 		Credentials: ecsapi.Credentials{
 			AccessKeyID:     getenv("ALIBABA_CLOUD_ACCESS_KEY_ID"),
 			AccessKeySecret: getenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET"),
@@ -48,6 +49,11 @@ func ConfigFromEnv(getenv func(string) string, exeDir string, out io.Writer) (Co
 			return Config{}, fmt.Errorf("DRY_RUN %q is not true or false", v)
 		}
 		cfg.DryRun = b
+	}
+	for _, e := range []struct{ name, url string }{{"ECS_ENDPOINT", cfg.Endpoint}, {"CMS_ENDPOINT", cfg.CMSEndpoint}} {
+		if err := checkEndpoint(e.url); err != nil {
+			return Config{}, fmt.Errorf("%s: %w", e.name, err)
+		}
 	}
 	p, source, err := policy.Load(getenv, exeDir)
 	if err != nil {
@@ -63,6 +69,24 @@ func ConfigFromEnv(getenv func(string) string, exeDir string, out io.Writer) (Co
 		cfg.Log.Warn().Msg("HTTP_TOKEN is not set: HTTP trigger deliveries will be refused with 401")
 	}
 	return cfg, nil
+}
+
+// checkEndpoint applies ecsapi's endpoint rule (https, or plain http only to
+// loopback, scheme://host[:port] only) at start, so that a bad endpoint
+// stops the function like a bad policy instead of failing every
+// invocation. ecsapi.New is the rule's one home; the region and credentials
+// are placeholders, since New does no network I/O. The rule suits any
+// Alibaba Cloud API endpoint, CloudMonitor's included.
+func checkEndpoint(endpoint string) error {
+	if endpoint == "" {
+		return nil
+	}
+	_, err := ecsapi.New(ecsapi.Config{
+		Region:      "cn-hangzhou",
+		Endpoint:    endpoint,
+		Credentials: ecsapi.Credentials{AccessKeyID: "start-up-check", AccessKeySecret: "start-up-check"},
+	})
+	return err
 }
 
 func firstNonEmpty(vs ...string) string {

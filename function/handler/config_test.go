@@ -62,6 +62,12 @@ func TestConfigFromEnvRefusesBadValues(t *testing.T) {
 		{"POLICY with a bad duration", map[string]string{"POLICY": "cooldown: fast\ntable: [{upTo: 4, target: 5}]"}, []string{"cooldown", "fast"}},
 		{"POLICY that is not YAML", map[string]string{"POLICY": "table: [unclosed"}, []string{"policy"}},
 		{"POLICY_FILE missing", map[string]string{"POLICY": "", "POLICY_FILE": "/nonexistent/policy.yaml"}, []string{"/nonexistent/policy.yaml"}},
+		// Plain http beyond loopback would fail every invocation: refused at start instead.
+		{"ECS_ENDPOINT plain http, not loopback", map[string]string{"ECS_ENDPOINT": "http://ecs.cn-hangzhou.aliyuncs.com"}, []string{"ECS_ENDPOINT", "plain http is allowed only to loopback"}},
+		{"ECS_ENDPOINT with a path", map[string]string{"ECS_ENDPOINT": "https://ecs.example.com/api"}, []string{"ECS_ENDPOINT", "scheme://host[:port]"}},
+		{"ECS_ENDPOINT without a scheme", map[string]string{"ECS_ENDPOINT": "ecs.example.com"}, []string{"ECS_ENDPOINT", "ecs.example.com"}},
+		{"CMS_ENDPOINT plain http, not loopback", map[string]string{"CMS_ENDPOINT": "http://metrics.cn-hangzhou.aliyuncs.com"}, []string{"CMS_ENDPOINT", "plain http is allowed only to loopback"}},
+		{"CMS_ENDPOINT ftp", map[string]string{"CMS_ENDPOINT": "ftp://127.0.0.1"}, []string{"CMS_ENDPOINT", "scheme must be https"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -91,6 +97,7 @@ func TestConfigFromEnvAccepts(t *testing.T) {
 		{"complete", nil, "cn-shanghai", true, zerolog.InfoLevel, `"policy":"POLICY"`, true},
 		{"bundled policy, defaults", map[string]string{"POLICY": "", "DRY_RUN": "", "LOG_LEVEL": "", "FC_REGION": ""}, "cn-beijing", false, zerolog.InfoLevel, "policy.yaml", true},
 		{"debug level, no token", map[string]string{"LOG_LEVEL": "debug", "HTTP_TOKEN": "", "DRY_RUN": "false"}, "cn-shanghai", false, zerolog.DebugLevel, `"policy":"POLICY"`, false},
+		{"loopback CMS_ENDPOINT", map[string]string{"CMS_ENDPOINT": "http://localhost:8081"}, "cn-shanghai", true, zerolog.InfoLevel, `"policy":"POLICY"`, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -100,6 +107,9 @@ func TestConfigFromEnvAccepts(t *testing.T) {
 			}
 			if cfg.Policy == nil || cfg.Region != tc.region || cfg.DryRun != tc.dryRun || cfg.Endpoint != "http://127.0.0.1:9" {
 				t.Errorf("config %+v: want a policy, region %s, dry run %v and the endpoint", cfg, tc.region, tc.dryRun)
+			}
+			if cfg.CMSEndpoint != tc.set["CMS_ENDPOINT"] {
+				t.Errorf("CMSEndpoint %q, want %q", cfg.CMSEndpoint, tc.set["CMS_ENDPOINT"])
 			}
 			if c := cfg.Credentials; c.AccessKeyID != accessKeyID || c.AccessKeySecret != accessKeySecret || c.SecurityToken != securityToken {
 				t.Errorf("credentials not read from the environment")

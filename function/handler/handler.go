@@ -34,10 +34,13 @@ const (
 
 // Config is everything the handler needs, read once at start.
 type Config struct {
-	Policy    *policy.Policy
-	Endpoint  string // ECS_ENDPOINT; "" = the regional endpoint
-	DryRun    bool
-	HTTPToken string // "" refuses every HTTP delivery
+	Policy   *policy.Policy
+	Endpoint string // ECS_ENDPOINT; "" = the regional endpoint
+	// CMSEndpoint (CMS_ENDPOINT) is the CloudMonitor API's URL; "" = the
+	// regional endpoint. Checked at start; not used yet.
+	CMSEndpoint string
+	DryRun      bool
+	HTTPToken   string // "" refuses every HTTP delivery
 	// Region and Credentials are used when the invocation context has none
 	// (a local run); on FC the context's STS credentials always win.
 	Region      string

@@ -74,7 +74,7 @@ func Parse(data []byte) (*Policy, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, errors.New("policy: empty document")
 		}
-		return nil, fmt.Errorf("policy: %w", err)
+		return nil, describeYAMLError(err)
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {

@@ -78,8 +78,12 @@ func TestParseRefuses(t *testing.T) {
 		{"negative downCooldown", table + "downCooldown: -1m", "policy: downCooldown -1m0s must be positive"},
 		{"zero maxAlarmAge", table + "maxAlarmAge: 0s", "policy: maxAlarmAge 0s must be positive"},
 		{"maxStepDown 0", table + "maxStepDown: 0", "policy: maxStepDown 0 is below 1"},
-		{"unknown key", table + "cooldwn: 5m", "field cooldwn not found"},
-		{"unknown nested key", table + "instances: {tags: [x]}", "field tags not found"},
+		{"unknown key", table + "cooldwn: 5m", `policy: line 2: unknown key "cooldwn" (did you mean "cooldown"?)`},
+		{"unknown key, wrong case", table + "downcooldown: 5m", `policy: line 2: unknown key "downcooldown" (did you mean "downCooldown"?)`},
+		{"unknown nested key", table + "instances: {tags: [x]}", `policy: line 2: unknown key "tags" (did you mean "tag"?)`},
+		{"unknown key in a row", "table: [{upTo: 4, taget: 5}]", `policy: line 1: unknown key "taget" (did you mean "target"?)`},
+		{"unknown key far from any", table + "instances: {selector: x}", `policy: line 2: unknown key "selector" (valid keys here: ids, tag)`},
+		{"two unknown keys", table + "cooldwn: 5m\nmaxstep: 1", `policy: line 2: unknown key "cooldwn" (did you mean "cooldown"?); line 3: unknown key "maxstep" (valid keys here:`},
 		{"override min above max", table + "overrides: {i-a: {min: 50, max: 20}}", "policy: overrides.i-a: min 50 is above max 20"},
 		{"override min above policy max", table + "max: 30\noverrides: {i-a: {min: 40}}", "policy: overrides.i-a: min 40 is above max 30"},
 		{"override max above 100", table + "overrides: {i-a: {max: 200}}", "policy: overrides.i-a.max 200 is outside 0..100"},
@@ -90,7 +94,7 @@ func TestParseRefuses(t *testing.T) {
 		{"empty id", table + "instances: {ids: ['']}", "policy: instances.ids[0] is empty"},
 		{"key twice", table + "min: 1\nmin: 2", `mapping key "min" already defined`},
 		{"two documents", table + "---\n" + table, "policy: more than one YAML document"},
-		{"wrong type", "table: 5", "policy: yaml: unmarshal errors"},
+		{"wrong type", "table: 5", "policy: line 1: cannot unmarshal !!int `5` into []policy.Row"},
 		{"too big", strings.Repeat(" ", MaxSize+1), "above the 1048576-byte limit"},
 	}
 	for _, tt := range tests {

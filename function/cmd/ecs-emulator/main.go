@@ -41,8 +41,20 @@ func run(args []string, stdout io.Writer) error {
 	keyID := flags.String("access-key-id", "", "AccessKeyId to accept (default: a random STS-style key)")
 	secret := flags.String("access-key-secret", "", "AccessKeySecret to accept (default: random)")
 	token := flags.String("security-token", "", "SecurityToken the key requires (default: random; \"-\" for a plain AccessKey)")
+	// Parse errors are returned, not printed twice; -h and --help print the
+	// usage on stdout and succeed, as a request for help is no failure.
+	flags.SetOutput(io.Discard)
+	flags.Usage = func() {
+		fmt.Fprintln(flags.Output(), "usage: ecs-emulator -instances FILE [flags]\n\nServes the ECS API emulator; prints ECS_ENDPOINT and the credentials to use.\n\nFlags:")
+		flags.PrintDefaults()
+	}
 	if err := flags.Parse(args); err != nil {
-		return err
+		if errors.Is(err, flag.ErrHelp) {
+			flags.SetOutput(stdout)
+			flags.Usage()
+			return nil
+		}
+		return fmt.Errorf("%w (ecs-emulator -h lists the flags)", err)
 	}
 	if *instancesFile == "" {
 		return errors.New("-instances is required")
