@@ -48,9 +48,6 @@ type Alarm struct {
 	// time (not transId, signature or the EventBridge event id, which differ
 	// between copies). 32 hex characters.
 	Key string
-	// UnknownMetric is the metric name when it is not one of the supported
-	// ones: the alarm still names the instance to look at.
-	UnknownMetric string
 }
 
 // Manual is a manual invocation that sets an exact bandwidth.

@@ -132,21 +132,6 @@ func stampOr(t time.Time, zero string) string {
 	return stamp(t)
 }
 
-// Ago formats an age for people: "3d4h", "2h5m", "45s".
-func Ago(d time.Duration) string {
-	d = d.Round(time.Second)
-	day := 24 * time.Hour
-	switch {
-	case d >= day:
-		return fmt.Sprintf("%dd%dh", d/day, (d%day)/time.Hour)
-	case d >= time.Hour:
-		return fmt.Sprintf("%dh%dm", d/time.Hour, (d%time.Hour)/time.Minute)
-	case d >= time.Minute:
-		return fmt.Sprintf("%dm%ds", d/time.Minute, (d%time.Minute)/time.Second)
-	}
-	return d.String()
-}
-
 // roundUpHour rounds t up to the next whole hour (ECS EndTime precision).
 func roundUpHour(t time.Time) time.Time {
 	h := t.Truncate(time.Hour)

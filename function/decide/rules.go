@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/humanize"
 	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/policy"
 )
 
@@ -154,7 +155,7 @@ func (c *decider) alarmRate() (observation, bool) {
 		at = c.now
 	}
 	if age := c.now.Sub(at); age > c.p.MaxAlarmAge {
-		c.notes = append(c.notes, fmt.Sprintf("the alarm was observed at %s, %s ago, more than maxAlarmAge %v: its value is not used", stamp(at), Ago(age), c.p.MaxAlarmAge))
+		c.notes = append(c.notes, fmt.Sprintf("the alarm was observed at %s, %s ago, more than maxAlarmAge %v: its value is not used", stamp(at), humanize.Duration(age), c.p.MaxAlarmAge))
 		return observation{}, false
 	}
 	if at.Before(c.settled()) {

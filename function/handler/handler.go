@@ -18,6 +18,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/alarm"
+	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/cmsapi"
 	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/ecsapi"
 	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/policy"
 	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/scaler"
@@ -128,7 +129,11 @@ func (h *Handler) run(ctx context.Context, log zerolog.Logger, d *alarm.Delivery
 		if err != nil {
 			return scaler.Clients{}, err
 		}
-		return scaler.Clients{ECS: ecs}, nil
+		cms, err := cmsapi.New(cmsapi.Config{Region: r, Endpoint: h.cfg.CMSEndpoint, Credentials: creds, Retry: h.cfg.Retry})
+		if err != nil {
+			return scaler.Clients{}, err
+		}
+		return scaler.Clients{ECS: ecs, Metrics: cms}, nil
 	}
 	results, err := h.engine.Run(ctx, d, connect, region)
 	for _, r := range results {

@@ -46,13 +46,13 @@ type Policy struct {
 	DownCooldown time.Duration
 	MaxStepDown  int
 	// MaxStepUp bounds the rows one increase climbs; 0: unbounded.
-	MaxStepUp int
-	ScaleDown bool
-	AutoPay      bool
-	Instances    Selector
-	Overrides    map[string]Bounds
-	Temporary    *Temporary    // nil: temporary upgrades off
-	MaxAlarmAge  time.Duration // an alarm observed longer ago only wakes the function; its value is not used
+	MaxStepUp   int
+	ScaleDown   bool
+	AutoPay     bool
+	Instances   Selector
+	Overrides   map[string]Bounds
+	Temporary   *Temporary    // nil: temporary upgrades off
+	MaxAlarmAge time.Duration // an alarm observed longer ago only wakes the function; its value is not used
 	// Warmup: datapoints whose period began less than this after a change
 	// are not judged against the new cap.
 	Warmup time.Duration

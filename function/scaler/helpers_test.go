@@ -65,7 +65,7 @@ type env struct {
 	clock  *emulator.ManualClock
 	policy *policy.Policy
 
-	noCMS  bool // the engines run without CloudMonitor
+	noCMS bool // the engines run without CloudMonitor
 
 	mu       sync.Mutex
 	intended int // changes the test means to buy: the orders checkMoney expects

@@ -17,7 +17,7 @@ func TestRoundTrip(t *testing.T) {
 		{Cap: 20, Since: t0, From: 10, Downgrades: 2, Day: 20261201, Increases: 3,
 			FrozenUntil: t0.Truncate(time.Second).Add(time.Hour), TemporaryUntil: t0.Truncate(time.Hour).Add(6 * time.Hour),
 			ManualUntil: t0.Truncate(time.Second).Add(time.Hour),
-			Attempt: &decide.Attempt{To: 200, At: t0.Add(time.Second), Manual: true, Until: t0.Truncate(time.Hour).Add(7 * time.Hour), Order: "211111111111111111111111"}},
+			Attempt:     &decide.Attempt{To: 200, At: t0.Add(time.Second), Manual: true, Until: t0.Truncate(time.Hour).Add(7 * time.Hour), Order: "211111111111111111111111"}},
 	} {
 		enc := Encode(r)
 		if len(enc) > MaxLen {
