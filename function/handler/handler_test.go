@@ -85,17 +85,18 @@ type fixture struct {
 	reqSeq  atomic.Int64
 	mu      sync.Mutex
 	outputs []string // every answer and error text, for the leak check
+	clock   *emulator.ManualClock
 }
 
 type option func(*fixture)
 
-// at sets the handler's clock.
+// at sets the clock of the handler and its emulator.
 func at(now time.Time) option {
-	return func(f *fixture) { f.cfg.Clock = func() time.Time { return now } }
+	return func(f *fixture) { f.clock = emulator.NewManualClock(now) }
 }
 
 // withoutHTTPToken leaves HTTP_TOKEN unset.
-func withoutHTTPToken(f *fixture) { f.cfg.HTTPToken = "" }
+func withoutHTTPToken(f *fixture) { f.cfg.HTTPToken = "unset" }
 
 // withSecret makes invocations carry secret instead of the one ECS knows.
 func withSecret(secret string) option { return func(f *fixture) { f.secret = secret } }
@@ -106,29 +107,36 @@ func newFixture(t *testing.T, opts ...option) *fixture {
 	if err != nil {
 		t.Fatalf("test policy: %v", err)
 	}
-	ecs := emulator.New(emulator.Config{Credentials: []emulator.Credential{{
+	// zerolog writes each event with one Write; SyncWriter keeps events of
+	// concurrent invocations whole.
+	logs := &bytes.Buffer{}
+	f := &fixture{t: t, logs: logs, secret: accessKeySecret}
+	at(sampleTime.Add(time.Minute))(f)
+	for _, o := range opts {
+		o(f)
+	}
+	now := func() time.Time { return f.clock.Now() }
+	ecs := emulator.New(emulator.Config{Clock: now, Credentials: []emulator.Credential{{
 		AccessKeyID: accessKeyID, AccessKeySecret: accessKeySecret, SecurityToken: securityToken,
 	}}})
 	ecs.AddInstance(demoInstance(instanceID, map[string]string{"bandwidth-autoscaler": "enabled"}))
 	ecs.AddInstance(demoInstance(otherID, nil))
 	srv := httptest.NewServer(ecs)
 	t.Cleanup(srv.Close)
-
-	// zerolog writes each event with one Write; SyncWriter keeps events of
-	// concurrent invocations whole.
-	logs := &bytes.Buffer{}
-	f := &fixture{t: t, ecs: ecs, logs: logs, secret: accessKeySecret}
-	f.cfg = handler.Config{
-		Policy:    p,
-		Endpoint:  srv.URL,
-		HTTPToken: httpToken,
-		Retry:     ecsapi.RetryPolicy{MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond},
-		Log:       zerolog.New(zerolog.SyncWriter(logs)),
+	f.ecs = ecs
+	cfg := handler.Config{
+		Policy:      p,
+		Endpoint:    srv.URL,
+		CMSEndpoint: srv.URL,
+		HTTPToken:   httpToken,
+		Retry:       ecsapi.RetryPolicy{MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond},
+		Log:         zerolog.New(zerolog.SyncWriter(logs)),
+		Clock:       now,
 	}
-	at(sampleTime.Add(time.Minute))(f)
-	for _, o := range opts {
-		o(f)
+	if f.cfg.HTTPToken == "unset" {
+		cfg.HTTPToken = ""
 	}
+	f.cfg = cfg
 	f.h = handler.New(f.cfg)
 	t.Cleanup(f.checkNoSecrets)
 	return f
@@ -139,7 +147,7 @@ func demoInstance(id string, tags map[string]string) emulator.Instance {
 		InstanceId: id, RegionId: region, Status: "Running",
 		InstanceChargeType: "PostPaid", InternetChargeType: "PayByTraffic", InstanceNetworkType: "vpc",
 		InternetMaxBandwidthOut: startOut, InternetMaxBandwidthIn: 10, PublicIpAddress: []string{"47.96.1.2"},
-		Tags: tags,
+		Tags: tags, Demand: 9.25, // what the sample alarm reports: 92.5 % of 10
 	}
 }
 
@@ -200,8 +208,9 @@ func (f *fixture) modifies() int {
 	return n
 }
 
-// pending is the target the instance's state tag keeps pending (0: none).
-func (f *fixture) pending(id string) int {
+// attempt is the target of the change the instance's state tag records as
+// asked for and not yet folded into its cap (0: none).
+func (f *fixture) attempt(id string) int {
 	f.t.Helper()
 	in, ok := f.ecs.Instance(id)
 	if !ok {
@@ -211,10 +220,10 @@ func (f *fixture) pending(id string) int {
 	if err != nil {
 		f.t.Fatalf("state tag of %s: %v", id, err)
 	}
-	if rec.Pending == nil {
+	if rec.Attempt == nil {
 		return 0
 	}
-	return rec.Pending.Target
+	return rec.Attempt.To
 }
 
 func (f *fixture) bandwidth(id string) int {
@@ -463,24 +472,35 @@ func TestHTTPDeliveryScales(t *testing.T) {
 	}
 }
 
-func TestHTTPTransientFailureAnswers503AndKeepsTheTarget(t *testing.T) {
+// A change ECS fails to make for now is left to the timer, the control
+// loop: the answer is 200 (a redelivery would only add load) and the record
+// of the attempt is kept, so the retry sends the same token.
+func TestHTTPTransientChangeFailureDefersToTheLoop(t *testing.T) {
 	f := newFixture(t)
 	f.ecs.Inject(emulator.Fault{Action: actionModify, Code: "InternalError", Count: 1000})
 	resp, body := asHTTP(t, f.invoke(context.Background(), httpEvent(t, httpToken, nil)))
-	if resp.StatusCode != http.StatusServiceUnavailable {
-		t.Fatalf("status %d, want 503 so that CloudMonitor retries; body %s", resp.StatusCode, resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d, want 200; body %s", resp.StatusCode, resp.Body)
 	}
-	if !strings.Contains(body.Error, "InternalError") {
-		t.Errorf("503 error %q does not say what failed", body.Error)
+	if r := onlyResult(t, body.Results); r.Action != "deferred" || r.ErrorCode != "InternalError" || !strings.Contains(r.Reason, "next timer run") {
+		t.Errorf("result %+v, want deferred with InternalError, left to the timer", r)
 	}
-	if r := onlyResult(t, body.Results); r.Action != "failed" || r.To != sampleOut || r.ErrorCode != "InternalError" {
-		t.Errorf("result %+v, want failed towards %d with InternalError", r, sampleOut)
-	}
-	if got := f.pending(instanceID); got != sampleOut {
-		t.Errorf("pending target %d after a transient failure, want %d kept", got, sampleOut)
+	if got := f.attempt(instanceID); got != sampleOut {
+		t.Errorf("recorded attempt %d after a transient failure, want %d kept", got, sampleOut)
 	}
 	if n := len(f.ecs.Orders()); n != 0 {
 		t.Errorf("%d orders, want none", n)
+	}
+}
+
+// A failure to read the instances answers 503, so that CloudMonitor
+// retries: every delivery only makes the function look again.
+func TestHTTPTransientReadFailureAnswers503(t *testing.T) {
+	f := newFixture(t)
+	f.ecs.Inject(emulator.Fault{Action: "DescribeInstances", Code: "InternalError", Count: 1000})
+	resp, body := asHTTP(t, f.invoke(context.Background(), httpEvent(t, httpToken, nil)))
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body.Error, "InternalError") {
+		t.Fatalf("status %d, error %q; want 503 naming InternalError", resp.StatusCode, body.Error)
 	}
 }
 
@@ -585,8 +605,9 @@ func TestReplayedOldAlarmIgnored(t *testing.T) {
 			} else {
 				results = asResults(t, inv).Results
 			}
-			if r := onlyResult(t, results); r.Action != "ignored" || !strings.Contains(r.Reason, "stale") {
-				t.Errorf("result %+v, want ignored as stale", r)
+			// A stale alarm only wakes the function: its value is not used.
+			if r := onlyResult(t, results); r.Action != "unchanged" || len(r.Warnings) == 0 || !strings.Contains(r.Warnings[0], "more than maxAlarmAge") {
+				t.Errorf("result %+v, want unchanged, its stale value not used", r)
 			}
 			if n := f.modifies(); n != 0 || f.bandwidth(instanceID) != startOut {
 				t.Errorf("%d Modify calls, cap %d; want none and %d", n, f.bandwidth(instanceID), startOut)
@@ -685,57 +706,41 @@ func TestCallbackDelivery(t *testing.T) {
 	}
 }
 
-func TestNonHTTPTransientFailureReturnsAnError(t *testing.T) {
+func TestNonHTTPTransientReadFailureReturnsAnError(t *testing.T) {
 	f := newFixture(t)
-	f.ecs.Inject(emulator.Fault{Action: actionModify, Code: "InternalError", Count: 1000})
+	f.ecs.Inject(emulator.Fault{Action: "DescribeInstances", Code: "InternalError", Count: 1000})
 	inv := f.invoke(context.Background(), readEvent(t, "callback.json"))
 	if inv.err == nil || !strings.Contains(inv.err.Error(), "InternalError") {
 		t.Fatalf("Invoke = %s, %v; want an error naming InternalError so that FC redelivers", inv.answer, inv.err)
-	}
-	if got := f.pending(instanceID); got != sampleOut {
-		t.Errorf("pending target %d, want %d kept for the redelivery", got, sampleOut)
 	}
 	if n := len(f.ecs.Orders()); n != 0 {
 		t.Errorf("%d orders, want none", n)
 	}
 }
 
-// The redelivery that a 503 or an error asks for must make the change once
-// ECS recovers, and a further redelivery must buy nothing more.
-//
-// Fails until decide's redelivered() (rules.go) stops taking the intent
-// record's LastKey for a change made: after a transient failure the record
-// already names this delivery, so the redelivery answers "duplicate ...
-// already led to the change" while the cap is still 10, and the change
-// waits for a reconcile after a 5-minute cooldown that no change started.
-func TestRedeliveryAfterTransientFailureMakesTheChange(t *testing.T) {
-	cases := []struct {
-		name    string
-		payload func(t *testing.T) []byte
-	}{
-		{"HTTP", func(t *testing.T) []byte { return httpEvent(t, httpToken, nil) }},
-		{"callback", func(t *testing.T) []byte { return readEvent(t, "callback.json") }},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
+// After ECS recovers, the timer makes the change once, with the recorded
+// attempt's token; redeliveries and further timer runs buy nothing more.
+func TestTimerMakesTheChangeAfterATransientFailure(t *testing.T) {
+	for _, name := range []string{"HTTP", "callback"} {
+		t.Run(name, func(t *testing.T) {
 			f := newFixture(t)
+			payload := readEvent(t, "callback.json")
+			if name == "HTTP" {
+				payload = httpEvent(t, httpToken, nil)
+			}
 			f.ecs.Inject(emulator.Fault{Action: actionModify, Code: "InternalError", Count: 1000})
-			f.invoke(context.Background(), tc.payload(t)) // asserted by the tests above
+			f.invoke(context.Background(), payload) // asserted by the tests above
 			f.ecs.ClearFaults()
-			results := func() []scaler.Result {
-				inv := f.invoke(context.Background(), tc.payload(t))
-				if strings.Contains(string(inv.answer), `"statusCode"`) {
-					_, body := asHTTP(t, inv)
-					return body.Results
-				}
-				return asResults(t, inv).Results
+			f.invoke(context.Background(), payload)
+			timer := []byte(`{"action":"reconcile"}`)
+			f.clock.Advance(4 * time.Minute) // CloudMonitor has datapoints
+			r := onlyResult(t, asResults(t, f.invoke(context.Background(), timer)).Results)
+			if r.Action != "scaled" || r.To != sampleOut {
+				t.Errorf("timer: %+v, want scaled to %d", r, sampleOut)
 			}
-			if r := onlyResult(t, results()); r.Action != "scaled" || r.To != sampleOut {
-				t.Errorf("redelivery: %+v, want scaled to %d", r, sampleOut)
-			}
-			if r := onlyResult(t, results()); r.Action != "duplicate" {
-				t.Errorf("second redelivery: %+v, want duplicate", r)
-			}
+			f.clock.Advance(time.Minute)
+			f.invoke(context.Background(), timer)
+			f.invoke(context.Background(), payload)
 			if orders := f.ecs.Orders(); len(orders) != 1 || f.bandwidth(instanceID) != sampleOut {
 				t.Errorf("orders %+v, cap %d; want one order and %d", orders, f.bandwidth(instanceID), sampleOut)
 			}
@@ -748,9 +753,10 @@ func TestRedeliveryAfterTransientFailureMakesTheChange(t *testing.T) {
 func TestRedeliveryAfterAppliedFailureBuysOnce(t *testing.T) {
 	f := newFixture(t)
 	f.ecs.Inject(emulator.Fault{Action: actionModify, Code: "InternalError", HTTPStatus: 500, ApplyThenFail: true, Count: 1000})
-	if inv := f.invoke(context.Background(), readEvent(t, "callback.json")); inv.err == nil {
-		t.Fatalf("Invoke = %s, want a transient error", inv.answer)
+	if r := onlyResult(t, asResults(t, f.invoke(context.Background(), readEvent(t, "callback.json"))).Results); r.Action != "deferred" {
+		t.Fatalf("result %+v, want deferred", r)
 	}
+	f.ecs.ClearFaults()
 	for i := range 2 {
 		r := onlyResult(t, asResults(t, f.invoke(context.Background(), readEvent(t, "callback.json"))).Results)
 		if r.Action == "scaled" || r.Action == "failed" {

@@ -120,7 +120,7 @@ func bundledPolicy(binary string, overrides map[string]any) (string, error) {
 }
 
 func (sb *Sandbox) startProcesses(ctx context.Context) error {
-	env := append([]string{"ECS_ENDPOINT=" + sb.Endpoint, "PATH=" + os.Getenv("PATH")}, sb.opts.Env...)
+	env := append([]string{"ECS_ENDPOINT=" + sb.Endpoint, "CMS_ENDPOINT=" + sb.Endpoint, "PATH=" + os.Getenv("PATH")}, sb.opts.Env...)
 	if sb.opts.HTTPToken != "" {
 		env = append(env, "HTTP_TOKEN="+sb.opts.HTTPToken)
 	}

@@ -260,7 +260,8 @@ func (e *Engine) runRegion(ctx context.Context, region string, targets []target,
 			total += decisions[i].Change.Target - in.BandwidthOut
 		}
 		res.Key = t.key
-		if t.key != "" && !res.Transient {
+		// A deferred alarm may still count when it is redelivered.
+		if t.key != "" && !res.Transient && res.Action != decide.Deferred {
 			e.seen.add(t.key)
 		}
 		results = append(results, res)
@@ -581,8 +582,6 @@ func failure(id, region string, err error) Result {
 	if errors.As(err, &ee) {
 		r.ErrorCode, r.RequestID = ee.Code, ee.RequestID
 		r.Transient = ee.Class != ecsapi.Permanent
-	} else {
-		r.Transient = true
 	}
 	return r
 }
