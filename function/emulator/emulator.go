@@ -1,9 +1,16 @@
-// Package emulator is an in-memory ECS API (version 2014-05-26) for tests and
+// Package emulator is an in-memory ECS API (version 2014-05-26) and
+// CloudMonitor API (version 2019-01-01, on the same Server) for tests and
 // local runs. It speaks the RPC wire format of alibaba-cloud-sdk-go, verifies
 // its HMAC-SHA1 signatures, and implements DescribeInstances,
 // DescribeInstanceAttribute, ModifyInstanceNetworkSpec, TagResources,
 // UntagResources and ListTagResources with the rules of the ECS API
 // reference, an order ledger, a request log and fault injection.
+//
+// CloudMonitor's DescribeMetricLast and DescribeMetricList serve the
+// outbound rate metrics of acs_ecs_dashboard from a demand model: each
+// instance has a demand (Instance.Demand, DemandSchedule, SetDemand), and a
+// period's datapoint is min(demand, cap in force) over that period, from
+// the remembered history of both, published PublishDelay after it ends.
 //
 // The function's own code never imports this package.
 package emulator

@@ -1,11 +1,15 @@
-// Command ecs-emulator serves the ECS API emulator on a local address for
-// `make run` and manual experiments.
+// Command ecs-emulator serves the ECS and CloudMonitor API emulator on a
+// local address for `make run` and manual experiments: ECS (2014-05-26) and
+// CloudMonitor's DescribeMetricLast / DescribeMetricList (2019-01-01) share
+// the one port.
 //
 //	go run ./function/cmd/ecs-emulator -addr 127.0.0.1:0 -instances function/emulator/testdata/instances.json
 //
-// It prints ECS_ENDPOINT and the credentials to use, then serves until
-// interrupted. GET /_emulator/orders, /_emulator/requests and
-// /_emulator/instances show the state.
+// It prints ECS_ENDPOINT, CMS_ENDPOINT and the credentials to use, then
+// serves until interrupted. GET /_emulator/orders, /_emulator/requests and
+// /_emulator/instances show the state; POST /_emulator/demand
+// {"instanceId": "i-...", "mbps": 12.5} sets an instance's demand, which
+// CloudMonitor reports as min(demand, cap).
 package main
 
 import (
@@ -35,9 +39,14 @@ func main() {
 
 func run(args []string, stdout io.Writer) error {
 	flags := flag.NewFlagSet("ecs-emulator", flag.ContinueOnError)
+	flags.Usage = func() {
+		fmt.Fprintln(flags.Output(), "ecs-emulator serves ECS and CloudMonitor (DescribeMetricLast, DescribeMetricList) on one port; POST /_emulator/demand sets demands.")
+		flags.PrintDefaults()
+	}
 	addr := flags.String("addr", "127.0.0.1:0", "listen address")
 	instancesFile := flags.String("instances", "", "JSON file with the instances to serve (required)")
 	lock := flags.Duration("lock", 5*time.Minute, "lock after each successful bandwidth change")
+	publishDelay := flags.Duration("publish-delay", time.Minute, "how long after a period ends CloudMonitor serves its datapoint")
 	keyID := flags.String("access-key-id", "", "AccessKeyId to accept (default: a random STS-style key)")
 	secret := flags.String("access-key-secret", "", "AccessKeySecret to accept (default: random)")
 	token := flags.String("security-token", "", "SecurityToken the key requires (default: random; \"-\" for a plain AccessKey)")
@@ -77,7 +86,7 @@ func run(args []string, stdout io.Writer) error {
 		cred.SecurityToken = ""
 	}
 
-	srv := emulator.New(emulator.Config{Credentials: []emulator.Credential{cred}, LockDuration: *lock})
+	srv := emulator.New(emulator.Config{Credentials: []emulator.Credential{cred}, LockDuration: *lock, PublishDelay: *publishDelay})
 	for _, in := range instances {
 		srv.AddInstance(in)
 	}
@@ -88,6 +97,7 @@ func run(args []string, stdout io.Writer) error {
 	// These are throwaway credentials of a local emulator, printed so that a
 	// person can point the function at it.
 	fmt.Fprintf(stdout, "ECS_ENDPOINT=http://%s\n", ln.Addr())
+	fmt.Fprintf(stdout, "CMS_ENDPOINT=http://%s\n", ln.Addr())
 	fmt.Fprintf(stdout, "ALIBABA_CLOUD_ACCESS_KEY_ID=%s\n", cred.AccessKeyID)
 	fmt.Fprintf(stdout, "ALIBABA_CLOUD_ACCESS_KEY_SECRET=%s\n", cred.AccessKeySecret)
 	fmt.Fprintf(stdout, "ALIBABA_CLOUD_SECURITY_TOKEN=%s\n", cred.SecurityToken)
