@@ -144,10 +144,12 @@ func (e *Engine) runAlarms(ctx context.Context, alarms []alarm.Alarm, connect Co
 		// Several alarms of one instance make one decision, on the newest.
 		slot := a.Region + "/" + a.InstanceID
 		if i, ok := newest[slot]; ok {
+			older := t
 			if prev := byRegion[a.Region][i]; !a.Time.Before(prev.alarm.At) {
-				byRegion[a.Region][i] = t
+				byRegion[a.Region][i], older = t, prev
 			}
-			e.seen.add(a.Key)
+			results = append(results, Result{InstanceID: a.InstanceID, Region: a.Region, Action: decide.Duplicate, Key: older.key,
+				Reason: "a newer alarm of this instance in the same delivery decides"})
 			continue
 		}
 		newest[slot] = len(byRegion[a.Region])
