@@ -53,7 +53,7 @@ var ExplainUsages = []float64{10, 20, 30, 40, 50, 60, 70, 80, 90, 95, 100}
 // Explanation is what a policy does at each cap and usage, and what in it
 // or in the alarm rules cannot work.
 type Explanation struct {
-	Caps     []int   // rows: each table target and min/max, ascending
+	Caps     []int // rows: each table target and min/max, ascending
 	Usages   []float64
 	Targets  [][]int // Targets[i][j]: the target at Caps[i] and Usages[j]
 	Warnings []string
