@@ -49,11 +49,11 @@ func (t *timeline) write(at time.Time, instances []*InstanceResult, demand []flo
 		b = append(b, ',')
 		b = append(b, ir.ID...)
 		b = append(b, ',')
-		b = strconv.AppendFloat(b, demand[i], 'f', -1, 64)
+		b = strconv.AppendFloat(b, demand[i], 'f', -1, 32) // demand is stored as float32
 		b = append(b, ',')
 		b = strconv.AppendInt(b, int64(pol.caps[i]), 10)
 		b = append(b, ',')
-		b = strconv.AppendFloat(b, min(demand[i], float64(pol.caps[i])), 'f', -1, 64)
+		b = strconv.AppendFloat(b, min(demand[i], float64(pol.caps[i])), 'f', -1, 32)
 		b = append(b, ',')
 		b = append(b, pol.acts[i]...)
 		b = append(b, ',')
