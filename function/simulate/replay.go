@@ -174,10 +174,14 @@ func Replay(ctx context.Context, t *Trace, cfg Config) (*Result, error) {
 				r.fixed = append(r.fixed, ir.StartCap)
 			}
 		}
-		for _, su := range setups {
-			r.meters = append(r.meters, NewMeter(cfg.Billing, &cfg.Prices, t.Start, su.Cap))
+		for i, su := range setups {
+			first := su.Cap // a fixed strategy holds its cap from the start: no order
+			if r.fixed != nil {
+				first = r.fixed[i]
+			}
+			r.meters = append(r.meters, NewMeter(cfg.Billing, &cfg.Prices, t.Start, first))
 			r.rules = append(r.rules, make([]RuleState, len(cfg.Rules)))
-			r.last = append(r.last, su.Cap)
+			r.last = append(r.last, first)
 		}
 		r.caps, r.acts, r.notes = make([]int, len(setups)), make([]string, len(setups)), make([]string, len(setups))
 		r.index = make(map[string]int, len(setups))

@@ -70,7 +70,6 @@ func repeat(v float64, n int) []float64 {
 	return out
 }
 
-
 func TestParseRulesErrors(t *testing.T) {
 	for _, c := range []struct{ in, want string }{
 		{`[]`, "no rule"},
