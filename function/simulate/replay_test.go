@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"math"
 	"os"
@@ -151,13 +152,16 @@ func TestReplayLowerBound(t *testing.T) {
 	}
 }
 
+// benchDays shortens the benchmark's trace, for profiling.
+var benchDays = flag.Int("replay-days", 30, "days of trace in BenchmarkReplay30Days100Instances")
+
 // BenchmarkReplay30Days100Instances is the speed target: a 30-day,
 // one-minute trace of 100 instances in under a minute on 2 cores.
 func BenchmarkReplay30Days100Instances(b *testing.B) {
 	if testing.Short() {
 		b.Skip("a long benchmark")
 	}
-	const instances, minutes = 100, 30 * 24 * 60
+	instances, minutes := 100, *benchDays*24*60
 	var csv bytes.Buffer
 	start := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
 	for m := 0; m < minutes; m += 10 { // demand moves every 10 minutes
