@@ -5,7 +5,7 @@ FLOOR   := function/.local/fcfloor
 LDFLAGS := -s -w
 export CGO_ENABLED := 0
 
-.PHONY: build run test bench fuzz lint deploy invoke clean emulator
+.PHONY: build run test bench fuzz lint deploy invoke clean emulator simulate
 
 ## build: the function binary (linux/amd64, static, stripped) next to the default policy.yaml
 build:
@@ -58,6 +58,13 @@ deploy:
 EVENT ?= events/manual-dry-run.json
 invoke:
 	s invoke -t s.yaml -f $(EVENT)
+
+## simulate: replay the bundled example traces through the real engine into function/.local/simulate/<name>/
+SIM_TRACES := diurnal flash-crowd slow-ramp
+simulate:
+	@for t in $(SIM_TRACES); do \
+		$(GO) run ./function/cmd/simulate -trace function/simulate/testdata/$$t.csv -policy function/policy.yaml -out function/.local/simulate/$$t || exit 1; \
+	done
 
 clean:
 	rm -rf function/target function/.local

@@ -1,0 +1,174 @@
+package simulate
+
+// This file is the only glue between the simulator and the real engine and
+// emulator. It is written against today's APIs (scaler.Engine.Run,
+// emulator.New/AddInstance/Orders/Instance); the level-triggered engine and
+// the emulator's CloudMonitor demand model plug in here:
+//   - SetDemand: call the emulator's Server.SetDemand instead of keeping the
+//     demand in this file;
+//   - FreshReadings: switch the engine's CloudMonitor reads on or off;
+//   - connect: hand the engine the CloudMonitor client too.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"time"
+
+	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/alarm"
+	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/ecsapi"
+	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/emulator"
+	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/policy"
+	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/scaler"
+)
+
+// Controller is the engine under replay, with its emulated account, as the
+// replay sees it. Calls come from one goroutine at a time.
+type Controller interface {
+	// SetDemand sets what the instance would send from now on, uncapped.
+	SetDemand(id string, mbps float64)
+	// Handle runs one delivery (an alarm callback or the minute timer) at
+	// the clock's time and returns the engine's outcome per instance.
+	Handle(ctx context.Context, d *alarm.Delivery) ([]Outcome, error)
+	// Cap is the outbound cap in force now, Mbit/s.
+	Cap(id string) int
+	// Orders counts the changes ECS made, per instance.
+	Orders() map[string]int
+	Close()
+}
+
+// Outcome is what the engine did for one instance in one delivery.
+type Outcome struct {
+	InstanceID string
+	Action     string
+	From, To   int
+	Reason     string
+}
+
+// ControllerConfig describes one emulated account.
+type ControllerConfig struct {
+	Policy    *policy.Policy
+	Clock     func() time.Time // the replay's clock, for the engine and ECS alike
+	Region    string
+	Instances []InstanceSetup
+	// FreshReadings: every decision reads the cap and the rate afresh (the
+	// function as deployed); false: the engine acts on alarms only. Today's
+	// engine reads no metrics, so both behave alike until it is wired.
+	FreshReadings bool
+}
+
+// InstanceSetup is one emulated instance at the start of the replay.
+type InstanceSetup struct {
+	ID      string
+	Billing Billing
+	Cap     int
+	Expires time.Time // PrePaid only
+}
+
+// simCreds are the emulated account's keys; nothing real.
+var simCreds = ecsapi.Credentials{AccessKeyID: "STS.simulate", AccessKeySecret: "simulate-secret", SecurityToken: "simulate-token"}
+
+// simRetry keeps the engine's retries real but short.
+var simRetry = ecsapi.RetryPolicy{MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: 4 * time.Millisecond}
+
+type engineController struct {
+	emu    *emulator.Server
+	srv    *httptest.Server
+	eng    *scaler.Engine
+	clock  func() time.Time
+	region string
+	client *ecsapi.Client
+
+	mu     sync.Mutex
+	demand map[string]float64 // until the emulator models demand itself
+}
+
+// NewController starts an emulator on loopback and an engine that talks to
+// it through the real SDK.
+func NewController(cfg ControllerConfig) (Controller, error) {
+	emu := emulator.New(emulator.Config{
+		Credentials:       []emulator.Credential{{AccessKeyID: simCreds.AccessKeyID, AccessKeySecret: simCreds.AccessKeySecret, SecurityToken: simCreds.SecurityToken}},
+		Clock:             cfg.Clock,
+		MaxLoggedRequests: 1024, // the log is not read; keep memory flat over long replays
+	})
+	for i, in := range cfg.Instances {
+		instance, internet := in.Billing.ChargeTypes()
+		e := emulator.Instance{
+			InstanceId: in.ID, RegionId: cfg.Region, ZoneId: cfg.Region + "-b", Status: "Running",
+			InstanceChargeType: instance, InternetChargeType: internet, InstanceNetworkType: "vpc",
+			InternetMaxBandwidthOut: in.Cap, InternetMaxBandwidthIn: 100,
+			PublicIpAddress: []string{fmt.Sprintf("47.%d.%d.%d", 96+i>>16&0x3f, i>>8&0xff, i&0xff)},
+		}
+		if instance == "PrePaid" {
+			e.ExpiredTime = in.Expires.UTC().Format("2006-01-02T15:04Z")
+		}
+		emu.AddInstance(e)
+	}
+	c := &engineController{emu: emu, eng: &scaler.Engine{Policy: cfg.Policy, Clock: cfg.Clock}, clock: cfg.Clock,
+		region: cfg.Region, demand: map[string]float64{}}
+	c.srv = httptest.NewServer(http.HandlerFunc(c.resign))
+	client, err := ecsapi.New(ecsapi.Config{Region: cfg.Region, Endpoint: c.srv.URL, Credentials: simCreds, Retry: simRetry})
+	if err != nil {
+		c.srv.Close()
+		return nil, fmt.Errorf("simulate: %w", err)
+	}
+	c.client = client
+	return c, nil
+}
+
+// resign re-signs each request with the replay's time: the SDK signs with
+// the wall clock, and the emulator (like ECS) refuses a Timestamp more than
+// 15 minutes from its own clock, which runs through the trace's days.
+func (c *engineController) resign(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil || r.Form.Get("Signature") == "" {
+		c.emu.ServeHTTP(w, r) // let the emulator answer what it makes of it
+		return
+	}
+	params := r.Form
+	emulator.SignRequest(r.Method, params, emulator.Credential{AccessKeyID: simCreds.AccessKeyID, AccessKeySecret: simCreds.AccessKeySecret, SecurityToken: simCreds.SecurityToken},
+		c.clock(), params.Get("SignatureNonce"))
+	out := r.Clone(r.Context())
+	out.URL.RawQuery = params.Encode()
+	out.Body, out.ContentLength, out.Form, out.PostForm = http.NoBody, 0, nil, nil
+	out.Header.Del("Content-Type")
+	c.emu.ServeHTTP(w, out)
+}
+
+func (c *engineController) SetDemand(id string, mbps float64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.demand[id] = mbps
+}
+
+func (c *engineController) Handle(ctx context.Context, d *alarm.Delivery) ([]Outcome, error) {
+	connect := func(string) (scaler.ECS, error) { return c.client, nil }
+	results, err := c.eng.Run(ctx, d, connect, c.region)
+	out := make([]Outcome, 0, len(results))
+	for _, r := range results {
+		out = append(out, Outcome{InstanceID: r.InstanceID, Action: string(r.Action), From: r.From, To: r.To, Reason: r.Reason})
+	}
+	if errors.Is(err, scaler.ErrTransient) {
+		err = nil // the next minute's timer retries, as FC's would
+	}
+	return out, err
+}
+
+func (c *engineController) Cap(id string) int {
+	in, _ := c.emu.Instance(id)
+	return in.InternetMaxBandwidthOut
+}
+
+func (c *engineController) Orders() map[string]int {
+	n := map[string]int{}
+	for _, o := range c.emu.Orders() {
+		if o.From != o.To {
+			n[o.InstanceId]++
+		}
+	}
+	return n
+}
+
+func (c *engineController) Close() { c.srv.Close() }
