@@ -1,24 +1,17 @@
 package simulate
 
 // This file is the only glue between the simulator and the real engine and
-// emulator. It is written against today's APIs (scaler.Engine.Run,
-// emulator.New/AddInstance/Orders/Instance); the level-triggered engine and
-// the emulator's CloudMonitor demand model plug in here:
-//   - SetDemand: call the emulator's Server.SetDemand instead of keeping the
-//     demand in this file;
-//   - FreshReadings: switch the engine's CloudMonitor reads on or off;
-//   - connect: hand the engine the CloudMonitor client too.
+// emulator: the same engine the function runs, on the replay's clock.
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/http/httptest"
-	"sync"
 	"time"
 
 	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/alarm"
+	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/cmsapi"
 	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/ecsapi"
 	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/emulator"
 	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/policy"
@@ -80,10 +73,7 @@ type engineController struct {
 	eng    *scaler.Engine
 	clock  func() time.Time
 	region string
-	client *ecsapi.Client
-
-	mu     sync.Mutex
-	demand map[string]float64 // until the emulator models demand itself
+	clients scaler.Clients
 }
 
 // NewController starts an emulator on loopback and an engine that talks to
@@ -108,43 +98,34 @@ func NewController(cfg ControllerConfig) (Controller, error) {
 		emu.AddInstance(e)
 	}
 	c := &engineController{emu: emu, eng: &scaler.Engine{Policy: cfg.Policy, Clock: cfg.Clock}, clock: cfg.Clock,
-		region: cfg.Region, demand: map[string]float64{}}
-	c.srv = httptest.NewServer(http.HandlerFunc(c.resign))
+		region: cfg.Region}
+	// The emulator's gateway checks the SDK's wall-clock signatures; the
+	// world (caps, demand, datapoints) runs on the replay's clock.
+	c.srv = httptest.NewServer(emu)
 	client, err := ecsapi.New(ecsapi.Config{Region: cfg.Region, Endpoint: c.srv.URL, Credentials: simCreds, Retry: simRetry})
 	if err != nil {
 		c.srv.Close()
 		return nil, fmt.Errorf("simulate: %w", err)
 	}
-	c.client = client
+	c.clients = scaler.Clients{ECS: client}
+	if cfg.FreshReadings {
+		cms, err := cmsapi.New(cmsapi.Config{Region: cfg.Region, Endpoint: c.srv.URL, Credentials: simCreds, Retry: simRetry})
+		if err != nil {
+			c.srv.Close()
+			return nil, fmt.Errorf("simulate: %w", err)
+		}
+		c.clients.Metrics = cms
+	}
 	return c, nil
 }
 
-// resign re-signs each request with the replay's time: the SDK signs with
-// the wall clock, and the emulator (like ECS) refuses a Timestamp more than
-// 15 minutes from its own clock, which runs through the trace's days.
-func (c *engineController) resign(w http.ResponseWriter, r *http.Request) {
-	if err := r.ParseForm(); err != nil || r.Form.Get("Signature") == "" {
-		c.emu.ServeHTTP(w, r) // let the emulator answer what it makes of it
-		return
-	}
-	params := r.Form
-	emulator.SignRequest(r.Method, params, emulator.Credential{AccessKeyID: simCreds.AccessKeyID, AccessKeySecret: simCreds.AccessKeySecret, SecurityToken: simCreds.SecurityToken},
-		c.clock(), params.Get("SignatureNonce"))
-	out := r.Clone(r.Context())
-	out.URL.RawQuery = params.Encode()
-	out.Body, out.ContentLength, out.Form, out.PostForm = http.NoBody, 0, nil, nil
-	out.Header.Del("Content-Type")
-	c.emu.ServeHTTP(w, out)
-}
-
 func (c *engineController) SetDemand(id string, mbps float64) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.demand[id] = mbps
+	// The replay only sets demands it parsed, for instances it added.
+	_ = c.emu.SetDemand(id, mbps)
 }
 
 func (c *engineController) Handle(ctx context.Context, d *alarm.Delivery) ([]Outcome, error) {
-	connect := func(string) (scaler.ECS, error) { return c.client, nil }
+	connect := func(string) (scaler.Clients, error) { return c.clients, nil }
 	results, err := c.eng.Run(ctx, d, connect, c.region)
 	out := make([]Outcome, 0, len(results))
 	for _, r := range results {
