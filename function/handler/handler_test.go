@@ -731,9 +731,8 @@ func TestTimerMakesTheChangeAfterATransientFailure(t *testing.T) {
 			f.ecs.Inject(emulator.Fault{Action: actionModify, Code: "InternalError", Count: 1000})
 			f.invoke(context.Background(), payload) // asserted by the tests above
 			f.ecs.ClearFaults()
-			f.invoke(context.Background(), payload)
-			timer := []byte(`{"action":"reconcile"}`)
 			f.clock.Advance(4 * time.Minute) // CloudMonitor has datapoints
+			timer := []byte(`{"action":"reconcile"}`)
 			r := onlyResult(t, asResults(t, f.invoke(context.Background(), timer)).Results)
 			if r.Action != "scaled" || r.To != sampleOut {
 				t.Errorf("timer: %+v, want scaled to %d", r, sampleOut)

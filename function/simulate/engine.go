@@ -68,11 +68,11 @@ var simCreds = ecsapi.Credentials{AccessKeyID: "STS.simulate", AccessKeySecret: 
 var simRetry = ecsapi.RetryPolicy{MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: 4 * time.Millisecond}
 
 type engineController struct {
-	emu    *emulator.Server
-	srv    *httptest.Server
-	eng    *scaler.Engine
-	clock  func() time.Time
-	region string
+	emu     *emulator.Server
+	srv     *httptest.Server
+	eng     *scaler.Engine
+	clock   func() time.Time
+	region  string
 	clients scaler.Clients
 }
 
