@@ -186,7 +186,7 @@ type cmsQuery struct {
 }
 
 func (s *Server) parseCMSQuery(p url.Values) (cmsQuery, *apiError) {
-	q := cmsQuery{period: cmsPeriod, length: cmsDefaultLength}
+	q := cmsQuery{period: s.period, length: cmsDefaultLength}
 	if ns := p.Get("Namespace"); ns != cmsNamespace {
 		return q, errCodef("ResourceNotFound", "The namespace %q is not served here; only %s is.", ns, cmsNamespace)
 	}
@@ -204,8 +204,8 @@ func (s *Server) parseCMSQuery(p url.Values) (cmsQuery, *apiError) {
 	}
 	if raw := p.Get("Period"); raw != "" {
 		secs, err := strconv.Atoi(raw)
-		if err != nil || secs <= 0 || secs%60 != 0 {
-			return q, errCodef("ParameterInvalid", "The Period %q is not a multiple of 60 seconds.", raw)
+		if err != nil || secs <= 0 || time.Duration(secs)*time.Second%s.period != 0 {
+			return q, errCodef("ParameterInvalid", "The Period %q is not a multiple of %d seconds.", raw, int(s.period/time.Second))
 		}
 		q.period = time.Duration(secs) * time.Second
 	}

@@ -40,6 +40,10 @@ type Account struct {
 type Config struct {
 	Credentials  []Credential
 	LockDuration time.Duration    // lock after each successful change; 0 means 5m
+	// Period is the metrics' native period; 0 means CloudMonitor's 60 s.
+	// A local run shortens it to seconds: the function takes every
+	// datapoint's period from the answer, never assuming 60 s.
+	Period time.Duration
 	Clock        func() time.Time // nil means time.Now
 	PricePerMbit float64          // per Mbit/s of upgrade; 0 means 1.0
 	// Account is the payer. A zero Balance means "unlimited" here so that the
@@ -135,6 +139,7 @@ type Server struct {
 	price        float64
 	maxRequests  int
 	publishDelay time.Duration
+	period       time.Duration
 
 	mu           sync.Mutex
 	account      Account
@@ -185,6 +190,7 @@ func New(cfg Config) *Server {
 		price:        cfg.PricePerMbit,
 		maxRequests:  cfg.MaxLoggedRequests,
 		publishDelay: cfg.PublishDelay,
+		period:       cfg.Period,
 		account:      cfg.Account,
 		limitBalance: cfg.Account.Balance > 0,
 		instances:    make(map[string]*instanceState),
@@ -209,6 +215,9 @@ func New(cfg Config) *Server {
 	}
 	if s.publishDelay <= 0 {
 		s.publishDelay = defaultPublishDelay
+	}
+	if s.period <= 0 {
+		s.period = cmsPeriod
 	}
 	return s
 }

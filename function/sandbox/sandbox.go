@@ -40,6 +40,9 @@ type Options struct {
 	Policy    map[string]any
 	HTTPToken string        // HTTP_TOKEN; "" leaves it unset
 	Timeout   time.Duration // the FC timeout of each invocation; 0 means 30s
+	// Period and PublishDelay shorten CloudMonitor's datapoints (60 s, a
+	// minute late) so that a local run sees readings within seconds.
+	Period, PublishDelay time.Duration
 }
 
 // Sandbox is a running local Function Compute with its ECS emulator.
@@ -69,6 +72,8 @@ func Start(ctx context.Context, opts Options) (*Sandbox, error) {
 	sb.ECS = emulator.New(emulator.Config{
 		Credentials:  []emulator.Credential{{AccessKeyID: sb.Credentials.AccessKeyID, AccessKeySecret: sb.Credentials.AccessKeySecret, SecurityToken: sb.Credentials.SecurityToken}},
 		LockDuration: opts.Lock,
+		Period:       opts.Period,
+		PublishDelay: opts.PublishDelay,
 	})
 	for _, in := range opts.Instances {
 		sb.ECS.AddInstance(in)

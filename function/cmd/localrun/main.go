@@ -1,8 +1,9 @@
 // Command localrun is `make run`: it runs the built function under a local
-// FC runtime API against the ECS emulator, delivers the story in events/ (a
-// spike, its redelivery, an alarm during the cooldown, the reconcile, a
-// recovery, a manual set) and prints what happened and why. No account and no
-// network are needed.
+// FC runtime API against the ECS and CloudMonitor emulator, and plays a story
+// on shortened cooldowns: a spike alarm and its redelivery, then the minute
+// timer (here every few seconds) climbing by level under a saturating demand,
+// the stepwise descent after the demand ends, and a manual set. It prints
+// each decision as it happens. No account and no network are needed.
 package main
 
 import (
@@ -12,7 +13,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/emulator"
@@ -23,24 +23,27 @@ const (
 	demoInstance = "i-bp1demo0000000000001"
 	demoToken    = "change-me"
 	demoLock     = 2 * time.Second
+	// tickEvery stands for the minute timer: a little over the cooldown.
+	tickEvery = 3500 * time.Millisecond
 )
 
-// step is one delivery of the story.
+// step is one moment of the story: a delivery, a timer run or a change of
+// the demand the emulator serves.
 type step struct {
-	file  string
-	what  string
-	sleep time.Duration // wait before delivering
+	file   string  // an events/ file to deliver; "" with ticks or demand
+	ticks  int     // timer runs, tickEvery apart
+	demand float64 // set the instance's demand (Mbit/s) first; <0: leave it
+	what   string
 }
 
 var story = []step{
-	{"spike.json", "CloudMonitor callback: 96% of 10 Mbit/s", 0},
-	{"spike-redelivery.json", "the same alarm, redelivered", 0},
-	{"spike-again.json", "a new alarm during the cooldown: 97%", time.Second},
-	{"reconcile.json", "timer reconcile, after the cooldown", 3 * time.Second},
-	{"recovery.json", "recovery: OK, 8%", time.Second},
-	{"reconcile.json", "timer reconcile, after downCooldown", 5 * time.Second},
-	{"manual-dry-run.json", "manual dry run, after the cooldown", 3 * time.Second},
-	{"manual.json", "manual set", 0},
+	{file: "spike.json", demand: -1, what: "CloudMonitor callback: 96% of 5 Mbit/s"},
+	{file: "spike-redelivery.json", demand: -1, what: "the same alarm, redelivered"},
+	{ticks: 4, demand: -1, what: "timer: demand 35 Mbit/s still saturates the cap"},
+	{ticks: 7, demand: 1, what: "timer: the demand fell to 1 Mbit/s"},
+	{file: "manual-dry-run.json", demand: -1, what: "manual dry run"},
+	{file: "manual.json", demand: -1, what: "manual set"},
+	{ticks: 1, demand: -1, what: "timer: the manual change holds"},
 }
 
 func main() {
@@ -55,19 +58,21 @@ func main() {
 }
 
 func run(binary, dir, logPath string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	sb, err := sandbox.Start(ctx, sandbox.Options{
 		Binary: binary, Lock: demoLock, HTTPToken: demoToken,
-		// The bundled policy with cooldowns of seconds, so the story fits in
-		// half a minute; the emulator's lock is shortened to match.
-		Policy: map[string]any{"cooldown": "2s", "downCooldown": "4s"},
-		Env:    []string{"LOG_LEVEL=info"},
+		// The bundled policy on seconds instead of minutes, one row per
+		// increase so every step of the climb shows; CloudMonitor's
+		// datapoints are a second long and published a second late.
+		Policy: map[string]any{"cooldown": "3s", "downCooldown": "6s", "warmup": "1s", "maxStepUp": 1},
+		Period: time.Second, PublishDelay: time.Second,
+		Env: []string{"LOG_LEVEL=info"},
 		Instances: []emulator.Instance{{
 			InstanceId: demoInstance, RegionId: "cn-hangzhou", Status: "Running", InstanceName: "web-01",
-			InstanceChargeType: "PostPaid", InternetChargeType: "PayByTraffic", InstanceNetworkType: "vpc",
-			InternetMaxBandwidthOut: 10, InternetMaxBandwidthIn: 10, PublicIpAddress: []string{"47.96.1.2"},
-			Tags: map[string]string{"bandwidth-autoscaler": "enabled"},
+			InstanceChargeType: "PostPaid", InternetChargeType: "PayByBandwidth", InstanceNetworkType: "vpc",
+			InternetMaxBandwidthOut: 5, InternetMaxBandwidthIn: 10, PublicIpAddress: []string{"47.96.1.2"},
+			Tags: map[string]string{"bandwidth-autoscaler": "enabled"}, Demand: 35,
 		}},
 	})
 	if err != nil {
@@ -75,35 +80,55 @@ func run(binary, dir, logPath string) error {
 	}
 	defer sb.Close()
 
-	fmt.Printf("ECS emulator at %s; instance %s (PostPaid, PayByTraffic, 10 Mbit/s, tagged bandwidth-autoscaler=enabled)\n", sb.Endpoint, demoInstance)
-	fmt.Printf("policy: the bundled table, cooldown 2s, downCooldown 4s (the emulator's ECS lock: %s)\n\n", demoLock)
-	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "#\tEVENT FILE\tWHAT\tANSWER\tACTION\tFROM→TO\tORDER\tWHY")
+	fmt.Printf("emulator (ECS + CloudMonitor) at %s; instance %s: PostPaid PayByBandwidth, 5 Mbit/s, demand 35 Mbit/s\n", sb.Endpoint, demoInstance)
+	fmt.Printf("policy: the bundled table; cooldown 3s, downCooldown 6s, warmup 1s, maxStepUp 1; datapoints of 1s; timer every %s\n\n", tickEvery)
+	fmt.Printf("%-3s %-22s %-10s %-9s %-5s %s\n", "#", "DELIVERY", "ACTION", "FROM→TO", "ORDER", "WHY")
+	timer, err := os.ReadFile(filepath.Join(dir, "reconcile.json"))
+	if err != nil {
+		return err
+	}
 	var retimer sandbox.Retimer
-	for i, s := range story {
-		time.Sleep(s.sleep)
-		payload, err := os.ReadFile(filepath.Join(dir, s.file))
-		if err != nil {
-			return err
-		}
+	n := 0
+	deliver := func(name string, payload []byte) error {
 		res, err := sb.Invoke(ctx, retimer.Retime(payload))
 		if err != nil {
-			return fmt.Errorf("delivering %s: %w", s.file, err)
+			return fmt.Errorf("delivering %s: %w", name, err)
 		}
-		answer := "ok"
-		if res.Status != 0 {
-			answer = fmt.Sprintf("HTTP %d", res.Status)
-		}
+		n++
 		if len(res.Results) == 0 {
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t-\t-\t-\t%s\n", i+1, s.file, s.what, answer, orEmpty(res.ErrorText))
-			continue
+			fmt.Printf("%-3d %-22s %-10s %-9s %-5s %s\n", n, name, "-", "-", "-", orEmpty(res.ErrorText))
 		}
 		for _, r := range res.Results {
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%v\t%v→%v\t%v\t%v\n", i+1, s.file, s.what, answer, r["action"], r["from"], r["to"], orEmpty(r["orderId"]), r["reason"])
+			order := "-"
+			if r["orderId"] != nil {
+				order = "yes"
+			}
+			fmt.Printf("%-3d %-22s %-10v %-9s %-5s %v\n", n, name, r["action"], fmt.Sprintf("%v→%v", r["from"], r["to"]), order, r["reason"])
 		}
+		return nil
 	}
-	if err := tw.Flush(); err != nil {
-		return err
+	for _, s := range story {
+		fmt.Printf("    -- %s\n", s.what)
+		if s.demand >= 0 {
+			if err := sb.ECS.SetDemand(demoInstance, s.demand); err != nil {
+				return err
+			}
+		}
+		if s.file != "" {
+			payload, err := os.ReadFile(filepath.Join(dir, s.file))
+			if err != nil {
+				return err
+			}
+			if err := deliver(s.file, payload); err != nil {
+				return err
+			}
+		}
+		for range s.ticks {
+			time.Sleep(tickEvery)
+			if err := deliver("timer", timer); err != nil {
+				return err
+			}
+		}
 	}
 	in, _ := sb.ECS.Instance(demoInstance)
 	orders := sb.ECS.Orders()
