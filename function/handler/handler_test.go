@@ -94,6 +94,9 @@ func at(now time.Time) option {
 	return func(f *fixture) { f.cfg.Clock = func() time.Time { return now } }
 }
 
+// withCMS points CMS_ENDPOINT at the emulator too.
+func withCMS(f *fixture) { f.cfg.CMSEndpoint = f.cfg.Endpoint }
+
 // withoutHTTPToken leaves HTTP_TOKEN unset.
 func withoutHTTPToken(f *fixture) { f.cfg.HTTPToken = "" }
 
@@ -200,7 +203,7 @@ func (f *fixture) modifies() int {
 	return n
 }
 
-// pending is the target the instance's state tag keeps pending (0: none).
+// pending is the target of the recorded attempt not yet in force (0: none).
 func (f *fixture) pending(id string) int {
 	f.t.Helper()
 	in, ok := f.ecs.Instance(id)
@@ -211,10 +214,11 @@ func (f *fixture) pending(id string) int {
 	if err != nil {
 		f.t.Fatalf("state tag of %s: %v", id, err)
 	}
-	if rec.Pending == nil {
+	// The record keeps the latest attempt; it is pending until in force.
+	if rec.Attempt == nil || rec.Attempt.To == in.InternetMaxBandwidthOut {
 		return 0
 	}
-	return rec.Pending.Target
+	return rec.Attempt.To
 }
 
 func (f *fixture) bandwidth(id string) int {
@@ -916,5 +920,30 @@ func TestConcurrentDeliveriesBuyOnce(t *testing.T) {
 	orders := f.ecs.Orders()
 	if len(orders) != 1 || orders[0].To != sampleOut || f.bandwidth(instanceID) != sampleOut {
 		t.Errorf("orders %+v, cap %d; want exactly one order to %d", orders, f.bandwidth(instanceID), sampleOut)
+	}
+}
+
+// {"action":"status"} answers one row per selected instance with the dry
+// decision of the next timer run, and changes nothing.
+func TestStatusAction(t *testing.T) {
+	f := newFixture(t, withCMS)
+	inv := f.invoke(context.Background(), readEvent(t, "status.json"))
+	if inv.err != nil {
+		t.Fatal(inv.err)
+	}
+	var got handler.StatusResponse
+	if err := json.Unmarshal(inv.answer, &got); err != nil {
+		t.Fatalf("answer %s: %v", inv.answer, err)
+	}
+	if len(got.Status) != 1 || got.Status[0].InstanceID != instanceID || got.Status[0].Cap != startOut || got.Status[0].Next.Reason == "" {
+		t.Fatalf("status %s, want one row for %s at %d with a next step", inv.answer, instanceID, startOut)
+	}
+	if f.modifies() != 0 || len(f.ecs.Orders()) != 0 {
+		t.Errorf("status changed something: %d modifies", f.modifies())
+	}
+	for _, r := range f.ecs.Requests() {
+		if r.Action == "TagResources" {
+			t.Errorf("status wrote a tag")
+		}
 	}
 }
