@@ -5,7 +5,7 @@ FLOOR   := function/.local/fcfloor
 LDFLAGS := -s -w
 export CGO_ENABLED := 0
 
-.PHONY: build run test bench fuzz lint deploy invoke clean emulator
+.PHONY: build run test bench fuzz lint deploy invoke clean emulator ctl
 
 ## build: the function binary (linux/amd64, static, stripped) next to the default policy.yaml
 build:
@@ -58,6 +58,11 @@ deploy:
 EVENT ?= events/manual-dry-run.json
 invoke:
 	s invoke -t s.yaml -f $(EVENT)
+
+## ctl: the operator tool (ARGS="status", ARGS="alarms check -webhook URL", ...)
+ARGS ?= status
+ctl:
+	$(GO) run ./function/cmd/bwctl $(ARGS)
 
 clean:
 	rm -rf function/target function/.local
