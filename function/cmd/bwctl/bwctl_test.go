@@ -200,7 +200,7 @@ func TestCredentialsFromTheCLIProfile(t *testing.T) {
 func TestRBAC(t *testing.T) {
 	f := newFixture(t)
 	code, out, errw := f.run("rbac", "-deploy", filepath.Join("..", "..", "deploy"))
-	if code != 0 || !strings.Contains(out, "sts:AssumeRole") || !strings.Contains(out, "ecs:ModifyInstanceNetworkSpec") || !strings.Contains(out, "aliyun ram CreateRole --RoleName bandwidth-autoscaler") {
+	if code != 0 || !strings.Contains(out, "sts:AssumeRole") || !strings.Contains(out, "ecs:ModifyInstanceNetworkSpec") || !strings.Contains(out, "aliyun ram CreateRole --RoleName ecs-bandwidth-autoscaler") {
 		t.Errorf("rbac: %d %q %q", code, out, errw)
 	}
 }

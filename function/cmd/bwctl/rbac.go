@@ -20,7 +20,7 @@ func (e *env) rbac(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("rbac", flag.ContinueOnError)
 	fs.SetOutput(e.errw)
 	dir := fs.String("deploy", "function/deploy", "the folder of ram-policy.json and trust-policy.json")
-	role := fs.String("role", "bandwidth-autoscaler", "the role name")
+	role := fs.String("role", "ecs-bandwidth-autoscaler", "the role name")
 	create := fs.Bool("create", false, "create the role and its policy")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err.Error()}
