@@ -5,7 +5,7 @@ FLOOR   := function/.local/fcfloor
 LDFLAGS := -s -w
 export CGO_ENABLED := 0
 
-.PHONY: build run test bench fuzz lint deploy invoke clean emulator simulate
+.PHONY: build run test bench fuzz lint deploy invoke clean emulator simulate ctl
 
 ## build: the function binary (linux/amd64, static, stripped) next to the default policy.yaml
 build:
@@ -65,6 +65,11 @@ simulate:
 	@for t in $(SIM_TRACES); do \
 		$(GO) run ./function/cmd/simulate -trace function/simulate/testdata/$$t.csv -policy function/policy.yaml -out function/.local/simulate/$$t || exit 1; \
 	done
+
+## ctl: the operator tool (ARGS="status", ARGS="alarms check -webhook URL", ...)
+ARGS ?= status
+ctl:
+	$(GO) run ./function/cmd/bwctl $(ARGS)
 
 clean:
 	rm -rf function/target function/.local

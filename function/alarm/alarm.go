@@ -21,6 +21,7 @@ const (
 	KindAlarm     Kind = "alarm"     // one or more metric observations
 	KindManual    Kind = "manual"    // {"instanceId","regionId","bandwidthOut","dryRun"}
 	KindReconcile Kind = "reconcile" // timer trigger or {"action":"reconcile"}
+	KindStatus    Kind = "status"    // {"action":"status"}: report, decide dry, change nothing
 )
 
 // Alarm is one normalized metric observation for one instance.
@@ -71,7 +72,7 @@ type HTTPRequest struct {
 // Delivery is one decoded invocation payload.
 type Delivery struct {
 	Kind   Kind
-	Source string // which shape it came in: "callback-form", "callback-json", "eventbridge", "rule-target", "manual", "timer", "reconcile"
+	Source string // which shape it came in: "callback-form", "callback-json", "eventbridge", "rule-target", "manual", "timer", "reconcile", "status"
 	Alarms []Alarm
 	Manual *Manual
 	// HTTP is set when the payload was an HTTP trigger event. Decode sets it

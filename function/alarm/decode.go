@@ -16,7 +16,7 @@ import (
 // Decode turns one raw invocation payload into a Delivery: alert callbacks
 // (JSON, or a form inside an HTTP trigger event), EventBridge events,
 // CloudMonitor rule-target messages, JSON lists of those, manual invocations,
-// timer events and {"action":"reconcile"}.
+// timer events, {"action":"reconcile"} and {"action":"status"}.
 //
 // It returns a Delivery or an error, never both, except for an HTTP trigger
 // event whose body cannot be decoded: then the Delivery holds only HTTP, so
@@ -172,10 +172,14 @@ func decodeObject(d *Delivery, f *fields, at layer, opts Options) error {
 		if err := alone(at, "an action"); err != nil {
 			return err
 		}
-		if !strings.EqualFold(string(f.Action), "reconcile") {
-			return fmt.Errorf("action %s is not supported; the only action is \"reconcile\"", quote(string(f.Action)))
+		switch {
+		case strings.EqualFold(string(f.Action), "reconcile"):
+			d.Kind, d.Source = KindReconcile, "reconcile"
+		case strings.EqualFold(string(f.Action), "status"):
+			d.Kind, d.Source = KindStatus, "status"
+		default:
+			return fmt.Errorf("action %s is not supported; the actions are \"reconcile\" and \"status\"", quote(string(f.Action)))
 		}
-		d.Kind, d.Source = KindReconcile, "reconcile"
 	case f.isManual():
 		if err := alone(at, "a manual invocation"); err != nil {
 			return err

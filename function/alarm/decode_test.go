@@ -400,6 +400,11 @@ func TestDecodeAccepts(t *testing.T) {
 			payload: ` {"action": "reconcile"} `,
 			want:    Delivery{Kind: KindReconcile, Source: "reconcile"},
 		},
+		{
+			name:    "status action",
+			payload: `{"action":"Status"}`,
+			want:    Delivery{Kind: KindStatus, Source: "status"},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -525,7 +530,7 @@ func TestDecodeRejects(t *testing.T) {
 		{"timer in a list", `[{"triggerTime":"x"}]`, "alarm: item 0: list item is a timer event, which may only be the whole payload or HTTP body"},
 		{"action in a list", `[{"action":"reconcile"}]`, "alarm: item 0: list item is an action, which may only be the whole payload or HTTP body"},
 		{"HTTP in a list", `[` + httpConstructed + `]`, "alarm: item 0: list item is an HTTP trigger event, which only the payload itself may be"},
-		{"unknown action", `{"action":"scale"}`, `alarm: action "scale" is not supported; the only action is "reconcile"`},
+		{"unknown action", `{"action":"scale"}`, `alarm: action "scale" is not supported; the actions are "reconcile" and "status"`},
 		{"manual without instance", `{"bandwidthOut":5}`, "alarm: instanceId is missing"},
 		{"manual without bandwidth", `{"instanceId":"i-1"}`, "alarm: bandwidthOut is missing"},
 		{"manual bandwidth null", `{"instanceId":"i-1","bandwidthOut":null}`, "alarm: bandwidthOut is missing"},
@@ -686,7 +691,7 @@ func TestEventFiles(t *testing.T) {
 		"callback-http.json": KindAlarm, "callback-http-base64.json": KindAlarm, "callback.json": KindAlarm,
 		"eventbridge.json": KindAlarm, "rule-target.json": KindAlarm,
 		"manual.json": KindManual, "manual-dry-run.json": KindManual,
-		"timer.json": KindReconcile, "reconcile.json": KindReconcile,
+		"timer.json": KindReconcile, "reconcile.json": KindReconcile, "status.json": KindStatus,
 		"spike.json": KindAlarm, "spike-redelivery.json": KindAlarm, "spike-again.json": KindAlarm, "recovery.json": KindAlarm,
 	}
 	files, err := filepath.Glob("../../events/*.json")

@@ -19,6 +19,7 @@ func FuzzDecode(f *testing.F) {
 		`{"instanceId":"i-1","bandwidthOut":"20","dryRun":true}`,
 		`{"triggerTime":"2022-07-29T10:02:58Z","triggerName":"t","payload":"p"}`,
 		`{"action":"reconcile"}`,
+		`{"action":"status"}`,
 		`{"specversion":"1.0","id":"e","source":"s","data":"alertState=OK&curValue=1&metricName=m&dimensions=%7BinstanceId%3Di-1%7D"}`,
 	} {
 		f.Add([]byte(sample))
@@ -78,7 +79,7 @@ func checkDelivery(t *testing.T, d *Delivery) {
 		if m := d.Manual; m == nil || m.InstanceID == "" || m.BandwidthOut < 0 || len(d.Alarms) > 0 {
 			t.Errorf("bad manual delivery %+v, manual %+v", d, m)
 		}
-	case d.Kind == KindReconcile:
+	case d.Kind == KindReconcile || d.Kind == KindStatus:
 		if d.Manual != nil || len(d.Alarms) > 0 {
 			t.Errorf("reconcile delivery with a payload: %+v", d)
 		}

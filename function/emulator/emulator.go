@@ -39,11 +39,11 @@ type Account struct {
 // a 5-minute lock, the real clock, 1 yuan per Mbit/s and an unlimited balance.
 type Config struct {
 	Credentials  []Credential
-	LockDuration time.Duration    // lock after each successful change; 0 means 5m
+	LockDuration time.Duration // lock after each successful change; 0 means 5m
 	// Period is the metrics' native period; 0 means CloudMonitor's 60 s.
 	// A local run shortens it to seconds: the function takes every
 	// datapoint's period from the answer, never assuming 60 s.
-	Period time.Duration
+	Period       time.Duration
 	Clock        func() time.Time // nil means time.Now
 	PricePerMbit float64          // per Mbit/s of upgrade; 0 means 1.0
 	// Account is the payer. A zero Balance means "unlimited" here so that the

@@ -69,6 +69,13 @@ type Response struct {
 	Error   string          `json:"error,omitempty"`
 }
 
+// StatusResponse is the answer to {"action":"status"}: one row per selected
+// instance, what the next timer run would do included. Nothing is changed.
+type StatusResponse struct {
+	Status []scaler.Status `json:"status"`
+	Error  string          `json:"error,omitempty"`
+}
+
 // Invoke handles one invocation payload. The answer is json.RawMessage
 // because fc.Start JSON-encodes what a handler returns.
 func (h *Handler) Invoke(ctx context.Context, payload []byte) (json.RawMessage, error) {
@@ -92,6 +99,9 @@ func (h *Handler) Invoke(ctx context.Context, payload []byte) (json.RawMessage, 
 	}
 	ctx, cancel := withMargin(ctx, 0)
 	defer cancel()
+	if d.Kind == alarm.KindStatus {
+		return json.Marshal(h.status(ctx, log, region, creds))
+	}
 	results, err := h.run(ctx, log, d, region, creds)
 	if err != nil {
 		// FC and EventBridge redeliver on an error; the ClientToken makes
@@ -116,6 +126,9 @@ func (h *Handler) http(ctx context.Context, log zerolog.Logger, d *alarm.Deliver
 	}
 	ctx, cancel := withMargin(ctx, httpBudget)
 	defer cancel()
+	if d.Kind == alarm.KindStatus {
+		return httpResponse(http.StatusOK, h.status(ctx, log, region, creds))
+	}
 	results, err := h.run(ctx, log, d, region, creds)
 	if err != nil {
 		return httpResponse(http.StatusServiceUnavailable, Response{Results: results, Error: err.Error()})
@@ -123,8 +136,24 @@ func (h *Handler) http(ctx context.Context, log zerolog.Logger, d *alarm.Deliver
 	return httpResponse(http.StatusOK, Response{Results: results})
 }
 
-func (h *Handler) run(ctx context.Context, log zerolog.Logger, d *alarm.Delivery, region string, creds ecsapi.Credentials) ([]scaler.Result, error) {
-	connect := func(r string) (scaler.Clients, error) {
+// status answers {"action":"status"}: the timer's loop run dry.
+func (h *Handler) status(ctx context.Context, log zerolog.Logger, region string, creds ecsapi.Credentials) StatusResponse {
+	rows, err := h.engine.Status(ctx, h.connect(creds), region)
+	if rows == nil {
+		rows = []scaler.Status{}
+	}
+	out := StatusResponse{Status: rows}
+	if err != nil {
+		out.Error = err.Error()
+		log.Warn().Str("kind", string(alarm.KindStatus)).Err(err).Msg("status incomplete")
+	}
+	log.Info().Str("kind", string(alarm.KindStatus)).Int("instances", len(rows)).Msg("status")
+	return out
+}
+
+// connect gives each region its clients with this invocation's credentials.
+func (h *Handler) connect(creds ecsapi.Credentials) scaler.Connect {
+	return func(r string) (scaler.Clients, error) {
 		ecs, err := ecsapi.New(ecsapi.Config{Region: r, Endpoint: h.cfg.Endpoint, Credentials: creds, Retry: h.cfg.Retry})
 		if err != nil {
 			return scaler.Clients{}, err
@@ -135,7 +164,10 @@ func (h *Handler) run(ctx context.Context, log zerolog.Logger, d *alarm.Delivery
 		}
 		return scaler.Clients{ECS: ecs, Metrics: cms}, nil
 	}
-	results, err := h.engine.Run(ctx, d, connect, region)
+}
+
+func (h *Handler) run(ctx context.Context, log zerolog.Logger, d *alarm.Delivery, region string, creds ecsapi.Credentials) ([]scaler.Result, error) {
+	results, err := h.engine.Run(ctx, d, h.connect(creds), region)
 	for _, r := range results {
 		logResult(log, d, r)
 	}

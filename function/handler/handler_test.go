@@ -923,3 +923,28 @@ func TestConcurrentDeliveriesBuyOnce(t *testing.T) {
 		t.Errorf("orders %+v, cap %d; want exactly one order to %d", orders, f.bandwidth(instanceID), sampleOut)
 	}
 }
+
+// {"action":"status"} answers one row per selected instance with the dry
+// decision of the next timer run, and changes nothing.
+func TestStatusAction(t *testing.T) {
+	f := newFixture(t)
+	inv := f.invoke(context.Background(), readEvent(t, "status.json"))
+	if inv.err != nil {
+		t.Fatal(inv.err)
+	}
+	var got handler.StatusResponse
+	if err := json.Unmarshal(inv.answer, &got); err != nil {
+		t.Fatalf("answer %s: %v", inv.answer, err)
+	}
+	if len(got.Status) != 1 || got.Status[0].InstanceID != instanceID || got.Status[0].Cap != startOut || got.Status[0].Next.Reason == "" {
+		t.Fatalf("status %s, want one row for %s at %d with a next step", inv.answer, instanceID, startOut)
+	}
+	if f.modifies() != 0 || len(f.ecs.Orders()) != 0 {
+		t.Errorf("status changed something: %d modifies", f.modifies())
+	}
+	for _, r := range f.ecs.Requests() {
+		if r.Action == "TagResources" {
+			t.Errorf("status wrote a tag")
+		}
+	}
+}

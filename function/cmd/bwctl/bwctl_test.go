@@ -1,0 +1,206 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/emulator"
+)
+
+const (
+	testKey    = "LTAIbwctlTestKey"
+	testSecret = "bwctl-test-secret"
+	testToken  = "bwctl-http-t0ken"
+	testHook   = "https://fc.example.com/invoke"
+)
+
+type fixture struct {
+	t     *testing.T
+	emu   *emulator.Server
+	env   map[string]string
+	clock *emulator.ManualClock
+}
+
+func newFixture(t *testing.T) *fixture {
+	clock := emulator.NewManualClock(time.Now().UTC().Add(-10 * time.Minute))
+	emu := emulator.New(emulator.Config{Credentials: []emulator.Credential{{AccessKeyID: testKey, AccessKeySecret: testSecret}}, Clock: clock.Now})
+	for _, id := range []string{"i-a", "i-b"} {
+		emu.AddInstance(emulator.Instance{InstanceId: id, RegionId: "cn-hangzhou", Status: "Running", Demand: 1,
+			InstanceChargeType: "PostPaid", InternetChargeType: "PayByBandwidth", InstanceNetworkType: "vpc",
+			InternetMaxBandwidthOut: 10, InternetMaxBandwidthIn: 10, PublicIpAddress: []string{"47.96.1.2"},
+			Tags: map[string]string{"bandwidth-autoscaler": "enabled"}})
+	}
+	srv := httptest.NewServer(emu)
+	t.Cleanup(srv.Close)
+	return &fixture{t: t, emu: emu, clock: clock, env: map[string]string{
+		"HOME": t.TempDir(), "ALIBABA_CLOUD_ACCESS_KEY_ID": testKey, "ALIBABA_CLOUD_ACCESS_KEY_SECRET": testSecret,
+		"ECS_ENDPOINT": srv.URL, "CMS_ENDPOINT": srv.URL, "HTTP_TOKEN": testToken,
+	}}
+}
+
+// run runs bwctl with the repository's policy and returns the exit code,
+// stdout and stderr; neither may show the secret or the token.
+func (f *fixture) run(args ...string) (int, string, string) {
+	f.t.Helper()
+	var out, errw bytes.Buffer
+	policy := filepath.Join("..", "..", "policy.yaml")
+	code := run(context.Background(), append([]string{"-policy", policy, "-region", "cn-hangzhou"}, args...),
+		func(k string) string { return f.env[k] }, strings.NewReader(""), &out, &errw)
+	for _, secret := range []string{testSecret, testToken} {
+		if strings.Contains(out.String()+errw.String(), secret) {
+			f.t.Errorf("bwctl %v printed a secret: %s%s", args, out.String(), errw.String())
+		}
+	}
+	return code, out.String(), errw.String()
+}
+
+func TestAlarmsApplyCheckDelete(t *testing.T) {
+	f := newFixture(t)
+	// A user's own rule, which bwctl must leave alone.
+	f.emu.SetMetricRule(emulator.MetricRule{RuleID: "my-cpu-alarm", RuleName: "cpu", Namespace: "acs_ecs_dashboard", MetricName: "CPUUtilization", Resources: `[{"instanceId":"i-a"}]`, SilenceTime: 3600})
+
+	if code, out, errw := f.run("alarms", "check", "-webhook", testHook); code != 1 || !strings.Contains(out, "bwas-i-a-up missing") {
+		t.Fatalf("check before apply: %d %q %q", code, out, errw)
+	}
+	if code, out, errw := f.run("alarms", "apply", "-webhook", testHook, "-dry-run"); code != 0 || !strings.Contains(out, "would put bwas-i-a-up") || len(f.emu.MetricRules()) != 1 {
+		t.Fatalf("dry run: %d %q %q, %d rules", code, out, errw, len(f.emu.MetricRules()))
+	}
+	code, out, errw := f.run("alarms", "apply", "-webhook", testHook)
+	if code != 0 || strings.Count(out, "put bwas-") != 4 {
+		t.Fatalf("apply: %d %q %q", code, out, errw)
+	}
+	rules := f.emu.MetricRules()
+	if len(rules) != 5 {
+		t.Fatalf("rules %+v", rules)
+	}
+	for _, r := range rules {
+		if r.RuleID == "bwas-i-a-up" && (r.Threshold != "95" || r.Times != 2 || r.Statistics != "Average" || r.Period != "60" || r.SilenceTime != 3600 ||
+			r.Webhook != testHook+"?token="+testToken || r.MetricName != "VPC_PublicIP_InternetOutRate_Percent") {
+			t.Errorf("up rule %+v", r)
+		}
+		if r.RuleID == "bwas-i-a-down" && (r.Threshold != "32" || r.Times != 5 || r.ComparisonOperator != "LessThanThreshold") {
+			t.Errorf("recovery rule %+v", r)
+		}
+	}
+	if code, out, _ := f.run("alarms", "apply", "-webhook", testHook); code != 0 || strings.TrimSpace(out) != "nothing to change" {
+		t.Errorf("second apply: %d %q", code, out)
+	}
+	if code, out, _ := f.run("alarms", "check", "-webhook", testHook); code != 0 || !strings.Contains(out, "in place") {
+		t.Errorf("check after apply: %d %q", code, out)
+	}
+	// Changed by hand: check reports the threshold and the webhook.
+	for _, r := range f.emu.MetricRules() {
+		if r.RuleID == "bwas-i-b-up" {
+			r.Threshold, r.Webhook = "80", "https://elsewhere.example.com/hook"
+			f.emu.SetMetricRule(r)
+		}
+	}
+	code, out, _ = f.run("alarms", "check", "-webhook", testHook)
+	if code != 1 || !strings.Contains(out, `bwas-i-b-up differs: Threshold "80", want "95"`) || !strings.Contains(out, "points elsewhere") || !strings.Contains(out, "token=****") {
+		t.Errorf("check after a hand edit: %d %q", code, out)
+	}
+	if code, out, errw := f.run("alarms", "delete"); code != 0 || strings.Count(out, "delete bwas-") != 4 {
+		t.Fatalf("delete: %d %q %q", code, out, errw)
+	}
+	if rules := f.emu.MetricRules(); len(rules) != 1 || rules[0].RuleID != "my-cpu-alarm" {
+		t.Errorf("after delete: %+v, want the user's rule alone", rules)
+	}
+}
+
+func TestStatusJSONAfterAChange(t *testing.T) {
+	f := newFixture(t)
+	if err := f.emu.SetDemand("i-a", 80); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Advance(3 * time.Minute)
+	// A change, recorded as the function records it: a manual invoke of
+	// the engine would need the function; status must explain any change.
+	code, out, errw := f.run("status", "-o", "json")
+	if code != 0 {
+		t.Fatalf("status: %d %q", code, errw)
+	}
+	var got struct {
+		Status []map[string]any `json:"status"`
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if len(got.Status) != 2 || got.Status[0]["instanceId"] != "i-a" || got.Status[0]["cap"] != float64(10) {
+		t.Fatalf("status %s", out)
+	}
+	next := got.Status[0]["next"].(map[string]any)
+	if next["action"] != "dry-run" || !strings.Contains(next["reason"].(string), "would scale") || got.Status[0]["rateMbps"] == nil {
+		t.Errorf("i-a next %v, rate %v; want a dry-run scale of the saturated instance", next, got.Status[0]["rateMbps"])
+	}
+	if len(f.emu.Orders()) != 0 {
+		t.Errorf("status bought something")
+	}
+	code, out, _ = f.run("status")
+	if code != 0 || !strings.Contains(out, "INSTANCE") || !strings.Contains(out, "i-b") {
+		t.Errorf("table: %d %q", code, out)
+	}
+}
+
+func TestOneLineErrors(t *testing.T) {
+	f := newFixture(t)
+	f.env["ALIBABA_CLOUD_ACCESS_KEY_SECRET"] = "wrong"
+	if code, _, errw := f.run("status"); code != 1 || !strings.HasPrefix(errw, "bwctl: credentials refused: SignatureDoesNotMatch") || strings.Count(errw, "\n") != 1 {
+		t.Errorf("wrong secret: %d %q", code, errw)
+	}
+	f.env["ALIBABA_CLOUD_ACCESS_KEY_ID"] = "LTAInobody"
+	if code, _, errw := f.run("status"); code != 1 || !strings.HasPrefix(errw, "bwctl: credentials refused: InvalidAccessKeyId.NotFound") {
+		t.Errorf("unknown key: %d %q", code, errw)
+	}
+	f.env["ALIBABA_CLOUD_ACCESS_KEY_ID"], f.env["ALIBABA_CLOUD_ACCESS_KEY_SECRET"] = testKey, testSecret
+	f.emu.Inject(emulator.Fault{Action: "PutResourceMetricRule", Code: "Forbidden.RAM", Count: 10})
+	if code, _, errw := f.run("alarms", "apply", "-webhook", testHook); code != 1 || !strings.HasPrefix(errw, "bwctl: permission missing: grant cms:PutResourceMetricRule") {
+		t.Errorf("forbidden: %d %q", code, errw)
+	}
+	f.emu.Inject(emulator.Fault{Action: "DescribeInstances", Code: "Forbidden.RAM", Count: 10})
+	if code, _, errw := f.run("status"); code != 1 || !strings.HasPrefix(errw, "bwctl: permission missing: grant ecs:DescribeInstances") {
+		t.Errorf("forbidden ECS: %d %q", code, errw)
+	}
+	var out, errw bytes.Buffer
+	code := run(context.Background(), []string{"-policy", filepath.Join("..", "..", "policy.yaml"), "-region", "cn-nowhere-9", "status"},
+		func(k string) string { return f.env[k] }, strings.NewReader(""), &out, &errw)
+	if code != 1 || !strings.HasPrefix(errw.String(), `bwctl: unknown region "cn-nowhere-9"`) {
+		t.Errorf("unknown region: %d %q", code, errw.String())
+	}
+}
+
+func TestCredentialsFromTheCLIProfile(t *testing.T) {
+	f := newFixture(t)
+	delete(f.env, "ALIBABA_CLOUD_ACCESS_KEY_ID")
+	delete(f.env, "ALIBABA_CLOUD_ACCESS_KEY_SECRET")
+	dir := filepath.Join(f.env["HOME"], ".aliyun")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	cfg := `{"current":"ops","profiles":[{"name":"default","mode":"AK","access_key_id":"x","access_key_secret":"y"},
+	  {"name":"ops","mode":"AK","access_key_id":"` + testKey + `","access_key_secret":"` + testSecret + `","region_id":"cn-hangzhou"}]}`
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errw := f.run("status", "-o", "json"); code != 0 || !strings.Contains(out, `"i-a"`) {
+		t.Errorf("status with the current profile: %d %q %q", code, out, errw)
+	}
+	f.env["ALIBABA_CLOUD_PROFILE"] = "default"
+	if code, _, errw := f.run("status"); code != 1 || !strings.Contains(errw, "credentials refused: InvalidAccessKeyId.NotFound") {
+		t.Errorf("ALIBABA_CLOUD_PROFILE=default: %d %q", code, errw)
+	}
+}
+
+func TestRBAC(t *testing.T) {
+	f := newFixture(t)
+	code, out, errw := f.run("rbac", "-deploy", filepath.Join("..", "..", "deploy"))
+	if code != 0 || !strings.Contains(out, "sts:AssumeRole") || !strings.Contains(out, "ecs:ModifyInstanceNetworkSpec") || !strings.Contains(out, "aliyun ram CreateRole --RoleName ecs-bandwidth-autoscaler") {
+		t.Errorf("rbac: %d %q %q", code, out, errw)
+	}
+}
