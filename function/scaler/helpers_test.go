@@ -24,9 +24,6 @@ import (
 
 const (
 	region = "cn-hangzhou"
-	// maxMbps is the policy ceiling; the table goes to 100 so that a capped
-	// target is a real case.
-	maxMbps = 50
 	// basePolicy selects instances by ID and by tag (the reconcile reads both).
 	basePolicy = `
 table:
@@ -167,14 +164,6 @@ func (e *env) alarm(id string, percent float64) *alarm.Delivery {
 		InstanceID: id, Region: region, Metric: alarm.MetricVPCInternetOutRatePercent, Namespace: "acs_ecs_dashboard",
 		Value: percent, Unit: "%", State: alarm.StateAlert, Time: e.clock.Now().Add(-30 * time.Second), Key: newKey(),
 	}}}
-}
-
-// rate is like alarm with the VPC rate metric (Mbit/s given, bit/s sent).
-func (e *env) rate(id string, mbps float64) *alarm.Delivery {
-	d := e.alarm(id, 0)
-	a := &d.Alarms[0]
-	a.Metric, a.Value, a.Unit = alarm.MetricVPCInternetOutRate, mbps*1e6, "bit/s"
-	return d
 }
 
 var reconcile = &alarm.Delivery{Kind: alarm.KindReconcile, Source: "timer"}

@@ -130,9 +130,9 @@ func (e *Engine) runAlarms(ctx context.Context, alarms []alarm.Alarm, connect Co
 	var results []Result
 	newest := map[string]int{} // region/instance -> index in byRegion[region]
 	for _, a := range alarms {
-		if _, ok := e.seen.get(a.Key); ok {
+		if h, ok := e.seen.get(a.Key); ok {
 			results = append(results, Result{InstanceID: a.InstanceID, Region: a.Region, Action: decide.Duplicate, Key: a.Key,
-				Reason: "redelivery of an alarm this process already looked at"})
+				From: h.to, To: h.to, Reason: "redelivery of an alarm this process already looked at"})
 			continue
 		}
 		if _, ok := byRegion[a.Region]; !ok {
@@ -264,7 +264,7 @@ func (e *Engine) runRegion(ctx context.Context, region string, targets []target,
 		res.Key = t.key
 		// A deferred alarm may still count when it is redelivered.
 		if t.key != "" && !res.Transient && res.Action != decide.Deferred {
-			e.seen.add(t.key)
+			e.seen.add(t.key, seenCaps{to: res.To})
 		}
 		results = append(results, res)
 	}

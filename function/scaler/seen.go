@@ -6,33 +6,36 @@ import "sync"
 // alarm storm across a fleet, small enough to never matter for memory.
 const seenCapacity = 8192
 
-// keyCache is a bounded set of delivery keys, forgetting the oldest first.
+// seenCaps is what a redelivery reports: the cap after the first look.
+type seenCaps struct{ to int }
+
+// keyCache is a bounded map of delivery keys, forgetting the oldest first.
 // The zero value is ready to use.
 type keyCache struct {
 	mu   sync.Mutex
-	keys map[string]struct{}
+	keys map[string]seenCaps
 	ring []string
 	next int
 }
 
-func (c *keyCache) get(key string) (struct{}, bool) {
+func (c *keyCache) get(key string) (seenCaps, bool) {
 	if key == "" {
-		return struct{}{}, false
+		return seenCaps{}, false
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	_, ok := c.keys[key]
-	return struct{}{}, ok
+	h, ok := c.keys[key]
+	return h, ok
 }
 
-func (c *keyCache) add(key string) {
+func (c *keyCache) add(key string, h seenCaps) {
 	if key == "" {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.keys == nil {
-		c.keys = make(map[string]struct{}, seenCapacity)
+		c.keys = make(map[string]seenCaps, seenCapacity)
 		c.ring = make([]string, seenCapacity)
 	}
 	if _, ok := c.keys[key]; ok {
@@ -40,6 +43,6 @@ func (c *keyCache) add(key string) {
 	}
 	delete(c.keys, c.ring[c.next])
 	c.ring[c.next] = key
-	c.keys[key] = struct{}{}
+	c.keys[key] = h
 	c.next = (c.next + 1) % seenCapacity
 }
