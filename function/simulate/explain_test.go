@@ -53,9 +53,30 @@ func TestRowTarget(t *testing.T) {
 	}
 }
 
+// oldRules are the first release's advice: an alarm at >= 80 % and one at
+// <= 20 %, which the explain warnings must catch.
+func oldRules(t *testing.T) []Rule {
+	rules, err := ParseRules(strings.NewReader(`[
+		{"name": "bw-out-usage-high", "metric": "VPC_PublicIP_InternetOutRate_Percent", "comparison": ">=", "threshold": 80},
+		{"name": "bw-out-usage-low", "metric": "VPC_PublicIP_InternetOutRate_Percent", "comparison": "<=", "threshold": 20}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rules
+}
+
+// The rules derived from the policy can always move a cap.
+func TestDefaultRulesMoveCaps(t *testing.T) {
+	p := mustPolicy(t, readmeTable)
+	e := Explain(p, DefaultRules(p), p.Min, p.Max, p.Min)
+	if all := strings.Join(e.Warnings, "\n"); strings.Contains(all, "rule bwas-") {
+		t.Errorf("warnings about the derived rules:\n%s", all)
+	}
+}
+
 func TestExplainWarnings(t *testing.T) {
 	p := mustPolicy(t, readmeTable)
-	e := Explain(p, DefaultRules(), p.Min, p.Max, p.Min)
+	e := Explain(p, oldRules(t), p.Min, p.Max, p.Min)
 	if len(e.Caps) != 5 || e.Caps[0] != 5 || e.Caps[4] != 100 || e.Targets[1][8] != 20 { // 90 % of 10
 		t.Errorf("caps %v targets %v", e.Caps, e.Targets)
 	}
@@ -74,7 +95,7 @@ func TestExplainWarnings(t *testing.T) {
 	// A row above max is never reached; the 1 Mbit/s floor cannot reach 100
 	// once max is 50.
 	capped := mustPolicy(t, strings.Replace(readmeTable, "max: 100", "max: 50", 1))
-	e = Explain(capped, DefaultRules(), capped.Min, capped.Max, capped.Min)
+	e = Explain(capped, oldRules(t), capped.Min, capped.Max, capped.Min)
 	if all := strings.Join(e.Warnings, "\n"); !strings.Contains(all, "table[4] (upTo 80, target 100) is never reached from 5 Mbit/s: it is outside min/max 5..50") {
 		t.Errorf("warnings:\n%s", all)
 	}

@@ -136,7 +136,7 @@ func ReplayToDir(ctx context.Context, t *Trace, cfg Config, dir string) (*Result
 	for _, out := range []struct {
 		name  string
 		write func(io.Writer, *Result) error
-	}{{"summary.json", WriteSummary}, {"report.html", WriteReport}} {
+	}{{"summary.json", WriteSummary}, {"report.html", WriteReport}, {"plot.svg", WritePlot}} {
 		f, err := createIn(dir, out.name)
 		if err != nil {
 			return nil, err

@@ -113,7 +113,7 @@ func Replay(ctx context.Context, t *Trace, cfg Config) (*Result, error) {
 		return nil, errors.New("simulate: no policy")
 	}
 	if cfg.Rules == nil {
-		cfg.Rules = DefaultRules()
+		cfg.Rules = DefaultRules(cfg.Policy)
 	}
 	if cfg.Billing == "" {
 		cfg.Billing = PostPaidPayByBandwidth

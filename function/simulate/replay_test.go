@@ -26,7 +26,7 @@ func TestReplay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rules := DefaultRules()
+	rules := DefaultRules(p)
 	for i := range rules {
 		rules[i].Times = 1
 		rules[i].Silence = 3600

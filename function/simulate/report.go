@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"strings"
+	"text/tabwriter"
 	"time"
 )
 
@@ -92,6 +93,31 @@ td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}th:first-child,td:f
 		return fmt.Errorf("simulate: report: %w", err)
 	}
 	return nil
+}
+
+// WritePlot writes the first instance's plot as a standalone SVG, for
+// documents that cannot hold the HTML report.
+func WritePlot(w io.Writer, res *Result) error {
+	if len(res.Instances) == 0 {
+		return nil
+	}
+	var b strings.Builder
+	svg(&b, res, res.Instances[0])
+	if _, err := io.WriteString(w, b.String()+"\n"); err != nil {
+		return fmt.Errorf("simulate: plot: %w", err)
+	}
+	return nil
+}
+
+// WriteTable prints the total figures of every strategy as a text table.
+func WriteTable(w io.Writer, res *Result) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "strategy\tdemand served\tminutes saturated\torders up/down\tcap Mbit/s-hours\tcost")
+	for _, s := range Strategies {
+		f := res.Total[s]
+		fmt.Fprintf(tw, "%s\t%.1f%%\t%d\t%d / %d\t%.1f\t%.2f %s\n", s, f.ServedFraction*100, f.MinutesSaturated, f.OrdersUp, f.OrdersDown, f.CapMbpsHours, f.Cost.Amount, f.Cost.Currency)
+	}
+	return tw.Flush()
 }
 
 func figuresTable(b *strings.Builder, figs map[string]*Figures) {

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/alarm"
+	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/alarmrules"
+	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/policy"
 )
 
 // CloudMonitor's limits for a threshold rule (PutResourceMetricRule):
@@ -38,16 +40,16 @@ type Rule struct {
 	NotifyOK   *bool   `json:"notifyOK"`    // send the OK (recovery) notification; nil means true
 }
 
-// DefaultRules are the rules the README recommends ("Wire the CloudMonitor
-// alarm"): an increase at >= 80 % and a quiet-hours rule at <= 20 %, both on
-// the VPC usage metric, with CloudMonitor's defaults otherwise.
-func DefaultRules() []Rule {
-	rules := []Rule{
-		{Name: "bw-out-usage-high", Metric: alarm.MetricVPCInternetOutRatePercent, Statistic: "Average", Comparison: ">=", Threshold: 80},
-		{Name: "bw-out-usage-low", Metric: alarm.MetricVPCInternetOutRatePercent, Statistic: "Average", Comparison: "<=", Threshold: 20},
-	}
-	for i := range rules {
-		_ = rules[i].normalize() // valid by construction (TestDefaultRules)
+// DefaultRules are the rules `bwctl alarms apply` creates for p
+// (alarmrules.For): the saturation alarm and, with scaleDown, the recovery
+// alarm, notifying on OK too.
+func DefaultRules(p *policy.Policy) []Rule {
+	var rules []Rule
+	for _, w := range alarmrules.For(p) {
+		r := Rule{Name: "bwas-" + w.Suffix, Metric: alarmrules.Metric, Statistic: alarmrules.Statistic, Comparison: w.Comparison,
+			Threshold: w.Threshold, Period: alarmrules.Period, Times: w.Times, Silence: alarmrules.Silence}
+		_ = r.normalize() // valid by construction (TestDefaultRules)
+		rules = append(rules, r)
 	}
 	return rules
 }

@@ -10,12 +10,17 @@ import (
 )
 
 func TestDefaultRules(t *testing.T) {
-	for _, r := range DefaultRules() {
+	p := mustPolicy(t, readmeTable)
+	rules := DefaultRules(p)
+	if len(rules) != 2 || rules[0].Threshold != p.Saturation || rules[0].Comparison != ">=" || rules[1].Comparison != "<" {
+		t.Fatalf("rules %+v, want the saturation alarm and the recovery alarm", rules)
+	}
+	for _, r := range rules {
 		if err := r.normalize(); err != nil {
 			t.Errorf("%s: %v", r.Name, err)
 		}
-		if r.Times != DefaultTimes || r.Silence != 86400 || !*r.NotifyOK || r.Period != 60 {
-			t.Errorf("%s: times %d silence %d notifyOK %v period %d, want CloudMonitor's defaults 3, 86400, true, 60", r.Name, r.Times, r.Silence, *r.NotifyOK, r.Period)
+		if r.Silence != 3600 || !*r.NotifyOK || r.Period != 60 {
+			t.Errorf("%s: silence %d notifyOK %v period %d, want 3600, true, 60 as bwctl creates them", r.Name, r.Silence, *r.NotifyOK, r.Period)
 		}
 	}
 }
@@ -91,7 +96,7 @@ func TestParseRulesErrors(t *testing.T) {
 
 // TestCallbackDecodes sends the emulated callback through the real intake.
 func TestCallbackDecodes(t *testing.T) {
-	rules := DefaultRules()
+	rules := DefaultRules(mustPolicy(t, readmeTable))
 	at := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
 	for _, state := range []alarm.State{alarm.StateAlert, alarm.StateOK} {
 		n := Notification{Rule: &rules[0], InstanceID: "i-bp1x", State: state, Value: 96, Time: at}

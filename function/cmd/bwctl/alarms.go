@@ -4,7 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"math"
+	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/alarmrules"
 	"net/url"
 	"sort"
 	"strconv"
@@ -21,13 +21,9 @@ import (
 const rulePrefix = "bwas-"
 
 const (
-	ruleNamespace = "acs_ecs_dashboard"
-	ruleMetric    = "VPC_PublicIP_InternetOutRate_Percent"
+	ruleNamespace = alarmrules.Namespace
+	ruleMetric    = alarmrules.Metric
 	rulePeriod    = "60"
-	upTimes       = 2
-	downTimes     = 5
-	// silenceTime is CloudMonitor's minimum (seconds).
-	silenceTime = 3600
 	// ruleOptions: notify on OK too (NotSendOK false), so recovery reaches
 	// the function.
 	ruleOptions = `{"NotSendOK":false}`
@@ -227,37 +223,20 @@ func (e *env) alarmsRegion(ctx context.Context, verb, region, hook string, dryRu
 	return n, nil
 }
 
-// wantRules are the rules one instance needs: the up alarm at the policy's
-// saturation, and with scaleDown a recovery alarm below the usage at which
-// every cap's rate fits a lower row of the table.
+// wantRules are the rules one instance needs (alarmrules.For).
 func (e *env) wantRules(instance, hook string) []rule {
 	base := rule{Instance: instance, Resources: fmt.Sprintf(`[{"instanceId":"%s"}]`, instance), Metric: ruleMetric,
-		Statistics: "Average", Period: rulePeriod, Silence: silenceTime, Webhook: hook, Options: ruleOptions}
-	up := base
-	up.ID, up.Name = rulePrefix+instance+"-up", "bandwidth-autoscaler "+instance+" saturated"
-	up.Operator, up.Threshold, up.Times = "GreaterThanOrEqualToThreshold", formatPercent(e.policy.Saturation), upTimes
-	out := []rule{up}
-	if t := e.recoveryPercent(); e.policy.ScaleDown && t > 0 {
-		down := base
-		down.ID, down.Name = rulePrefix+instance+"-down", "bandwidth-autoscaler "+instance+" recovered"
-		down.Operator, down.Threshold, down.Times = "LessThanThreshold", formatPercent(t), downTimes
-		out = append(out, down)
+		Statistics: alarmrules.Statistic, Period: rulePeriod, Silence: alarmrules.Silence, Webhook: hook, Options: ruleOptions}
+	operators := map[string]string{">=": "GreaterThanOrEqualToThreshold", "<": "LessThanThreshold"}
+	names := map[string]string{"up": "saturated", "down": "recovered"}
+	var out []rule
+	for _, w := range alarmrules.For(e.policy) {
+		r := base
+		r.ID, r.Name = rulePrefix+instance+"-"+w.Suffix, "bandwidth-autoscaler "+instance+" "+names[w.Suffix]
+		r.Operator, r.Threshold, r.Times = operators[w.Comparison], formatPercent(w.Threshold), w.Times
+		out = append(out, r)
 	}
 	return out
-}
-
-// recoveryPercent is the lowest usage, over the table's rows, at which the
-// rate fits the row below: upTo of a row over the target of the next.
-func (e *env) recoveryPercent() float64 {
-	best := 0.0
-	t := e.policy.Table
-	for i := 0; i+1 < len(t); i++ {
-		p := 100 * t[i].UpTo / float64(t[i+1].Target)
-		if best == 0 || p < best {
-			best = p
-		}
-	}
-	return math.Floor(best)
 }
 
 func formatPercent(p float64) string { return strconv.FormatFloat(p, 'f', -1, 64) }

@@ -56,7 +56,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	for _, w := range p.Warnings {
 		fmt.Fprintln(stderr, "warning:", w)
 	}
-	rules := simulate.DefaultRules()
+	rules := simulate.DefaultRules(p)
 	if *alarmsPath != "" {
 		if rules, err = parseFile(*alarmsPath, simulate.ParseRules); err != nil {
 			return err
@@ -92,7 +92,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "%s\nwrote %s/timeline.csv, summary.json, report.html\n", res.Best, *out)
+	if err := simulate.WriteTable(stdout, res); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s\nwrote %s/timeline.csv, summary.json, report.html, plot.svg\n", res.Best, *out)
 	for _, n := range res.Notes {
 		fmt.Fprintln(stdout, "note:", n)
 	}
