@@ -62,7 +62,8 @@ type env struct {
 	clock  *emulator.ManualClock
 	policy *policy.Policy
 
-	noCMS bool // the engines run without CloudMonitor
+	noCMS bool      // the engines run without CloudMonitor
+	rec   *recorder // when set, every call is recorded (cost_test.go)
 
 	mu       sync.Mutex
 	intended int // changes the test means to buy: the orders checkMoney expects
@@ -70,6 +71,7 @@ type env struct {
 
 type envOptions struct {
 	policy string        // extra YAML appended to basePolicy
+	tagged bool          // select by the tag alone, not also by ids
 	lock   time.Duration // ECS lock after a change; 0 is ECS's 5 minutes
 }
 
@@ -77,7 +79,11 @@ type envOptions struct {
 // invariants when the test ends.
 func newEnv(t *testing.T, opts envOptions, instances ...emulator.Instance) *env {
 	t.Helper()
-	p, err := policy.Parse([]byte(basePolicy + opts.policy))
+	doc := basePolicy
+	if opts.tagged {
+		doc = strings.Replace(doc, "  ids: [i-a, i-b, i-c]\n", "", 1)
+	}
+	p, err := policy.Parse([]byte(doc + opts.policy))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,6 +119,12 @@ func (e *env) connect(r string) (scaler.Clients, error) {
 	if !e.noCMS {
 		if c.Metrics, err = cmsapi.New(cmsapi.Config{Region: r, Endpoint: e.url, Credentials: testCreds, Retry: fastRetry}); err != nil {
 			return scaler.Clients{}, err
+		}
+	}
+	if e.rec != nil {
+		c.ECS = recordedECS{c.ECS, e.rec}
+		if c.Metrics != nil {
+			c.Metrics = recordedMetrics{c.Metrics, e.rec}
 		}
 	}
 	return c, nil
