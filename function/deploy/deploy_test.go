@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/cmsapi"
+	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/decide"
 	"maps"
 	"os"
 	"os/exec"
@@ -369,6 +371,11 @@ func TestSYAMLFacts(t *testing.T) {
 	if p.Timeout < 30 {
 		t.Errorf("timeout %d s is shorter than the ECS client's retries (30 s)", p.Timeout)
 	}
+	// A change asked for stops holding others back after decide.InFlight:
+	// by then the invocation that asked for it must be over.
+	if time.Duration(p.Timeout)*time.Second >= decide.InFlight {
+		t.Errorf("timeout %d s is not shorter than decide.InFlight %v", p.Timeout, decide.InFlight)
+	}
 	if !slices.Contains(s.preDeploy, "make build") {
 		t.Errorf("pre-deploy actions %q do not run make build", s.preDeploy)
 	}
@@ -564,10 +571,6 @@ var logActions = []string{"log:PostLogStoreLogs"}
 // developer-reference/api-ecs-2014-05-26-modifyinstancenetworkspec).
 var associatedActions = []string{"ecs:AssociatePublicIpAddress"}
 
-// cmsActions are the CloudMonitor reads the function is to make.
-// TODO: cmsapi.RAMActions replaces this list when the CloudMonitor client lands.
-var cmsActions = []string{"cms:QueryMetricLast", "cms:QueryMetricList"}
-
 func TestRAMPolicyGrantsExactlyWhatTheFunctionCalls(t *testing.T) {
 	p := readPolicy(t, ramPolicyPath)
 	var granted []string
@@ -581,7 +584,7 @@ func TestRAMPolicyGrantsExactlyWhatTheFunctionCalls(t *testing.T) {
 		granted = append(granted, st.Action...)
 	}
 
-	want := slices.Concat(associatedActions, cmsActions)
+	want := slices.Concat(associatedActions, cmsapi.RAMActions)
 	for _, a := range ecsapi.Actions {
 		want = append(want, "ecs:"+a)
 	}
