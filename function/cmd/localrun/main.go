@@ -20,7 +20,7 @@ import (
 )
 
 const (
-	demoInstance = "i-bp1demo0000000000001"
+	demoInstance = "i-postpaid-traffic" // the instance events/ names, one of the emulator's samples (here at 10 Mbit/s)
 	demoToken    = "change-me"
 	demoLock     = 2 * time.Second
 )
