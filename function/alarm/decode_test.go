@@ -375,9 +375,9 @@ func TestDecodeAccepts(t *testing.T) {
 		},
 		{
 			name:    "manual invocation",
-			payload: `{"instanceId": "i-bp1demo0000000000001", "regionId": "cn-hangzhou", "bandwidthOut": 20}`,
+			payload: `{"instanceId": "i-postpaid-traffic", "regionId": "cn-hangzhou", "bandwidthOut": 20}`,
 			want: Delivery{Kind: KindManual, Source: "manual",
-				Manual: &Manual{InstanceID: "i-bp1demo0000000000001", Region: "cn-hangzhou", BandwidthOut: 20}},
+				Manual: &Manual{InstanceID: "i-postpaid-traffic", Region: "cn-hangzhou", BandwidthOut: 20}},
 		},
 		{
 			name:    "manual dry run, numbers as strings, default region",
@@ -686,7 +686,7 @@ func TestKeys(t *testing.T) {
 // TestEventFiles keeps the samples in events/ valid: each decodes to the
 // kind and instance users copy it for.
 func TestEventFiles(t *testing.T) {
-	const instance = "i-bp1demo0000000000001"
+	const instance = "i-postpaid-traffic"
 	want := map[string]Kind{
 		"callback-http.json": KindAlarm, "callback-http-base64.json": KindAlarm, "callback.json": KindAlarm,
 		"eventbridge.json": KindAlarm, "rule-target.json": KindAlarm,

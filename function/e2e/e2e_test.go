@@ -18,7 +18,7 @@ import (
 )
 
 const (
-	instanceID = "i-bp1demo0000000000001"
+	instanceID = "i-postpaid-traffic"
 	token      = "change-me"
 )
 

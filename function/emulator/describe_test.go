@@ -47,7 +47,7 @@ func TestDescribeInstancesFields(t *testing.T) {
 	for _, tg := range web.Tags.Tag {
 		tags[tg.TagKey] = tg.TagValue
 	}
-	if tags["autoscaler"] != "on" || tags["team"] != "web" || len(tags) != 2 {
+	if tags["bandwidth-autoscaler"] != "enabled" || tags["team"] != "web" || len(tags) != 2 {
 		t.Errorf("tags %v", tags)
 	}
 
@@ -94,12 +94,12 @@ func TestDescribeInstancesFilters(t *testing.T) {
 		req  *ecs.DescribeInstancesRequest
 		want string
 	}{
-		{"tag key and value", tagged("autoscaler", "on"), "i-postpaid-traffic,i-prepaid-bandwidth,i-prepaid-traffic"},
-		{"two tags", tagged("autoscaler", "on", "team", "web"), "i-postpaid-traffic"},
+		{"tag key and value", tagged("bandwidth-autoscaler", "enabled"), "i-postpaid-traffic,i-prepaid-bandwidth,i-prepaid-traffic"},
+		{"two tags", tagged("bandwidth-autoscaler", "enabled", "team", "web"), "i-postpaid-traffic"},
 		{"tag key only", tagged("team", ""), "i-postpaid-traffic"},
-		{"tag value mismatch", tagged("autoscaler", "off"), ""},
+		{"tag value mismatch", tagged("bandwidth-autoscaler", "disabled"), ""},
 		{"other region", func() *ecs.DescribeInstancesRequest {
-			r := tagged("autoscaler", "on")
+			r := tagged("bandwidth-autoscaler", "enabled")
 			r.RegionId = "cn-shanghai"
 			return r
 		}(), "i-shanghai"},

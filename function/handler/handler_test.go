@@ -41,7 +41,7 @@ const (
 	wrongSecret = "hndlrWr0ngSecret-Ke3p-0ut-0f-L0gs"
 
 	region     = "cn-hangzhou"
-	instanceID = "i-bp1demo0000000000001" // the instance the sample events name
+	instanceID = "i-postpaid-traffic"     // the instance the sample events name
 	otherID    = "i-bp1demo0000000000002" // an instance the policy does not select
 
 	actionModify = "ModifyInstanceNetworkSpec"

@@ -20,7 +20,7 @@ import (
 )
 
 const (
-	demoInstance = "i-bp1demo0000000000001"
+	demoInstance = "i-postpaid-traffic" // the instance events/ names, one of the emulator's samples
 	demoToken    = "change-me"
 	demoLock     = 2 * time.Second
 	// tickEvery stands for the minute timer: a little over the cooldown.
@@ -70,7 +70,7 @@ func run(binary, dir, logPath string) error {
 		Env: []string{"LOG_LEVEL=info"},
 		Instances: []emulator.Instance{{
 			InstanceId: demoInstance, RegionId: "cn-hangzhou", Status: "Running", InstanceName: "web-01",
-			InstanceChargeType: "PostPaid", InternetChargeType: "PayByBandwidth", InstanceNetworkType: "vpc",
+			InstanceChargeType: "PostPaid", InternetChargeType: "PayByTraffic", InstanceNetworkType: "vpc",
 			InternetMaxBandwidthOut: 5, InternetMaxBandwidthIn: 10, PublicIpAddress: []string{"47.96.1.2"},
 			Tags: map[string]string{"bandwidth-autoscaler": "enabled"}, Demand: 35,
 		}},
@@ -80,7 +80,7 @@ func run(binary, dir, logPath string) error {
 	}
 	defer sb.Close()
 
-	fmt.Printf("emulator (ECS + CloudMonitor) at %s; instance %s: PostPaid PayByBandwidth, 5 Mbit/s, demand 35 Mbit/s\n", sb.Endpoint, demoInstance)
+	fmt.Printf("emulator (ECS + CloudMonitor) at %s; instance %s: PostPaid PayByTraffic, 5 Mbit/s, demand 35 Mbit/s\n", sb.Endpoint, demoInstance)
 	fmt.Printf("policy: the bundled table; cooldown 3s, downCooldown 6s, warmup 1s, maxStepUp 1; datapoints of 1s; timer every %s\n\n", tickEvery)
 	fmt.Printf("%-3s %-22s %-10s %-9s %-5s %s\n", "#", "DELIVERY", "ACTION", "FROM→TO", "ORDER", "WHY")
 	timer, err := os.ReadFile(filepath.Join(dir, "reconcile.json"))
