@@ -330,7 +330,7 @@ func (s *Server) describeMetricLast(p url.Values) (any, *apiError) {
 	return s.cmsPage(q, func(st *instanceState) (time.Time, time.Time) {
 		first, last := s.periods(st, q.period)
 		if last.Before(first) {
-			return last, first // empty
+			return first, last // empty: nothing published yet
 		}
 		return last, last
 	}), nil

@@ -124,3 +124,4 @@ func TestDemandEndpoint(t *testing.T) {
 		t.Errorf("POST /_emulator/orders: %d, want 405", resp.StatusCode)
 	}
 }
+

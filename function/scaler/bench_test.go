@@ -34,7 +34,7 @@ func BenchmarkAlarmCost(b *testing.B) {
 	now := a.Time.Add(30 * time.Second) // the sample's own time: not stale
 	inst := decide.Instance{
 		ID: a.InstanceID, Region: a.Region, Status: decide.StatusRunning,
-		InstanceChargeType: decide.PostPaid, InternetChargeType: decide.PayByTraffic, NetworkType: "vpc",
+		InstanceChargeType: decide.PostPaid, InternetChargeType: decide.PayByBandwidth, NetworkType: "vpc",
 		BandwidthOut: 10, PublicIPs: []string{"47.96.1.2"},
 		Tags: map[string]string{
 			"bandwidth-autoscaler": "enabled",
