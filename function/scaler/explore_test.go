@@ -31,7 +31,7 @@ import (
 var (
 	exploreSeed      = flag.Uint64("seed", 0, "TestExplore: replay this one schedule (0: run seeds 1..-schedules)")
 	exploreSchedules = flag.Int("schedules", 40, "TestExplore: how many schedules (seeds) to run")
-	exploreSteps     = flag.Int("steps", 60, "TestExplore: events per schedule")
+	exploreSteps     = flag.Int("steps", 150, "TestExplore: events per schedule")
 )
 
 const (
@@ -104,10 +104,18 @@ type world struct {
 	checked int                 // orders of the ledger already checked
 	tokens  map[string]string   // ClientToken -> OrderId
 
+	// calm phases have no faults and a regular timer (liveness is judged
+	// there); storms have everything.
+	calm     bool
+	phaseEnd int
+
 	faultOn    bool
 	faultUntil time.Time
 	lastTimer  time.Time
 	satSince   map[string]time.Time
+	// liveness coverage: saturated spans ended by an increase, the longest
+	longest time.Duration
+	grown   int
 	lastCap    map[string]int
 }
 
@@ -120,6 +128,7 @@ func explore(t *testing.T, seed uint64, steps int) {
 	w := newWorld(t, seed)
 	t.Logf("replay: go test ./function/scaler -run '^TestExplore$' -seed=%d -v", seed)
 	for w.step = 1; w.step <= steps; w.step++ {
+		w.phase()
 		w.maybeClearFaults()
 		w.endSpikes()
 		w.event()
@@ -130,6 +139,8 @@ func explore(t *testing.T, seed uint64, steps int) {
 		}
 	}
 	w.checkLedger()
+	t.Logf("end at %s: %d orders; liveness: %d saturated spans ended by an increase, longest span %v",
+		w.now().Format("15:04:05"), len(w.e.emu.Orders()), w.grown, w.longest)
 	if t.Failed() {
 		t.Logf("orders:\n%s", describeOrders(w.e.emu.Orders()))
 		t.Errorf("schedule failed; replay with: go test ./function/scaler -run '^TestExplore$' -seed=%d -v", seed)
@@ -254,6 +265,15 @@ func (w *world) event() {
 		{12, w.fault},
 		{2, w.crash},
 	}
+	if w.calm {
+		evs = []ev{
+			{35, w.advance},
+			{40, w.timer},
+			{10, w.sendAlarm},
+			{5, w.redeliver},
+			{4, w.changeDemand},
+		}
+	}
 	total := 0
 	for _, e := range evs {
 		total += e.weight
@@ -265,6 +285,21 @@ func (w *world) event() {
 			return
 		}
 		n -= e.weight
+	}
+}
+
+// phase switches between storms and calm phases.
+func (w *world) phase() {
+	if w.step < w.phaseEnd {
+		return
+	}
+	w.calm = !w.calm
+	if w.calm {
+		w.phaseEnd = w.step + 30 + w.rng.IntN(40)
+		w.logf("calm until step %d", w.phaseEnd)
+	} else {
+		w.phaseEnd = w.step + 10 + w.rng.IntN(30)
+		w.logf("storm until step %d", w.phaseEnd)
 	}
 }
 
@@ -534,6 +569,12 @@ func (w *world) observe() {
 		hi = min(hi, 100)
 		saturated := bw > 0 && w.demandNow(id)/float64(bw)*100 >= w.e.policy.Saturation+0.5
 		ok := saturated && !w.faultOn && !w.lastTimer.IsZero() && now.Sub(w.lastTimer) <= timerGap && bw < hi
+		if s := w.satSince[id]; !s.IsZero() {
+			w.longest = max(w.longest, now.Sub(s))
+			if bw > w.lastCap[id] {
+				w.grown++
+			}
+		}
 		switch {
 		case !ok:
 			w.satSince[id] = time.Time{}
