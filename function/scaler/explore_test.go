@@ -116,7 +116,7 @@ type world struct {
 	// liveness coverage: saturated spans ended by an increase, the longest
 	longest time.Duration
 	grown   int
-	lastCap    map[string]int
+	lastCap map[string]int
 }
 
 type spikeEnd struct {
