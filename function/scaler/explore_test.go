@@ -153,7 +153,9 @@ func newWorld(t *testing.T, seed uint64) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clock := newClock()
+	// On a whole minute, as newClock is otherwise: CloudMonitor's periods
+	// then fall alike in every replay.
+	clock := emulator.NewManualClock(time.Now().UTC().Add(-10 * time.Minute).Truncate(time.Minute))
 	emu := emulator.New(emulator.Config{
 		Credentials: []emulator.Credential{{AccessKeyID: testCreds.AccessKeyID, AccessKeySecret: testCreds.AccessKeySecret, SecurityToken: testCreds.SecurityToken}},
 		Clock:       clock.Now,
