@@ -348,13 +348,15 @@ func (w *world) deliver(p *proc, d *alarm.Delivery, what string, timeout time.Du
 		if per[o.InstanceId] > 1 {
 			w.t.Errorf("money: one run of %s placed %d orders for %s", p.name, per[o.InstanceId], o.InstanceId)
 		}
-		if !intended(res, o) {
+		if !w.intended(res, o) {
 			w.t.Errorf("money: order %s (%s %d→%d) placed by a run that decided no such change", o.OrderId, o.InstanceId, o.From, o.To)
 		}
 	}
 }
 
-func intended(res []scaler.Result, o emulator.Order) bool {
+func (w *world) intended(res []scaler.Result, o emulator.Order) bool {
+	in, _ := w.e.emu.Instance(o.InstanceId)
+	rec, _ := state.Decode(in.Tags)
 	for _, r := range res {
 		if r.InstanceID != o.InstanceId {
 			continue
@@ -364,8 +366,9 @@ func intended(res []scaler.Result, o emulator.Order) bool {
 			return r.To == o.To
 		case decide.Deferred, decide.Failed:
 			// The call was made and answered an error (an applied change
-			// answered 500, a retry refused); the reason names the target.
-			return strings.Contains(r.Reason, fmt.Sprintf(" %d Mbit/s", o.To)) || r.ErrorCode != ""
+			// answered 500, then a retry refused or abandoned): the record
+			// written before the call names the change.
+			return rec.Attempt != nil && rec.Attempt.To == o.To || rec.Cap == o.To
 		}
 	}
 	return false
