@@ -5,7 +5,7 @@ FLOOR   := function/.local/fcfloor
 LDFLAGS := -s -w
 export CGO_ENABLED := 0
 
-.PHONY: build run test bench fuzz lint deploy invoke clean emulator simulate ctl
+.PHONY: build run test bench fuzz lint deploy invoke clean emulator simulate ctl soak
 
 ## build: the function binary (linux/amd64, static, stripped) next to the default policy.yaml
 build:
@@ -26,6 +26,11 @@ test: build
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
 	$(GO) test -count=1 -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 15s ./function/alarm
+
+## soak: the deterministic simulation of money safety over many seeds; a
+## failure names the seed to replay (go test ./function/scaler -run '^TestExplore$$' -seed=N -v)
+soak:
+	$(GO) test -count=1 -run '^TestExplore$$' ./function/scaler -schedules=2000 -timeout 60m
 
 ## bench: every benchmark, summarized in one table
 # fcfloor stays out of function/target, which `s deploy` uploads.

@@ -124,4 +124,3 @@ func TestDemandEndpoint(t *testing.T) {
 		t.Errorf("POST /_emulator/orders: %d, want 405", resp.StatusCode)
 	}
 }
-
