@@ -152,16 +152,31 @@ func TestSettle(t *testing.T) {
 	})
 }
 
+// window is a downCooldown window of one-minute points at rate, with the
+// given peak (Mbit/s) some minutes ago.
+func window(rate float64, peakAgo int, peak float64) Reading {
+	var pts []Point
+	for ago := 31; ago >= 0; ago-- {
+		v := rate
+		if ago == peakAgo {
+			v = peak
+		}
+		pts = append(pts, point(time.Duration(ago)*time.Minute, v))
+	}
+	return Reading{Points: pts, Since: t0.Add(-32 * time.Minute)}
+}
+
 func TestDecrease(t *testing.T) {
-	low := Reading{Points: []Point{point(20*time.Minute, 3), point(10*time.Minute, 2), point(0, 2)}, Since: t0.Add(-31 * time.Minute)}
-	peak := Reading{Points: []Point{point(20*time.Minute, 15), point(0, 2)}, Since: t0.Add(-31 * time.Minute)}
+	low := window(2, 20, 3)
+	peak := window(2, 20, 15)
 	run(t, []tcase{
 		{name: "asks for the window first", inst: inst(20), reading: reading(point(0, 2)), action: Unchanged, to: 20, reason: "needs the readings"},
 		{name: "one row down per decrease", inst: inst(20), reading: low, action: Scaled, to: 10, reason: "maxStepDown 1"},
 		{name: "the highest reading over the window keeps the cap", inst: inst(20), reading: peak, action: Unchanged, to: 20, reason: "highest over downCooldown"},
 		{name: "waits for downCooldown after a change", inst: inst(20), rec: changed(10, 20, 10*time.Minute), reading: low, action: Deferred, to: 20, reason: "downCooldown"},
 		{name: "scaleDown off", policy: "scaleDown: false\n", inst: inst(20), reading: low, action: Unchanged, to: 20, reason: "scaleDown is off"},
-		{name: "flapping guard", policy: "saturation: 70\n", inst: inst(20), reading: Reading{Points: []Point{point(0, 7.5)}, Since: t0.Add(-31 * time.Minute)}, action: Unchanged, to: 20, reason: "no flapping"},
+		{name: "flapping guard", policy: "saturation: 70\n", inst: inst(20), reading: window(7.5, 0, 7.5), action: Unchanged, to: 20, reason: "no flapping"},
+		{name: "a window seen only in part keeps the cap", inst: inst(20), reading: Reading{Points: []Point{point(2*time.Minute, 2), point(0, 2)}, Since: t0.Add(-31 * time.Minute)}, action: Unchanged, to: 20, reason: "readings over the whole last 30m0s"},
 		{name: "PrePaid PayByBandwidth only grows", inst: func() Instance { i := inst(20); i.InstanceChargeType = PrePaid; return i }(), reading: low, action: Skipped, to: 20, reason: "can only grow"},
 		{name: "PrePaid downgrades are opt-in", inst: prepaidTraffic(20), reading: low, action: Skipped, to: 20, reason: "prepaidDowngrades: true"},
 		{name: "PrePaid downgrade when allowed", policy: "prepaidDowngrades: true\n", inst: prepaidTraffic(20), reading: low, action: Scaled, to: 10},
@@ -189,7 +204,7 @@ func TestManual(t *testing.T) {
 		{name: "PrePaid PayByBandwidth reaches 200", policy: "max: 200\n", inst: func() Instance { i := inst(100); i.InstanceChargeType = PrePaid; return i }(), trigger: ByManual, manual: &Manual{Bandwidth: 200}, action: Scaled, to: 200},
 		{name: "obeys the cooldown", rec: changed(5, 10, time.Minute), trigger: ByManual, manual: &Manual{Bandwidth: 50}, action: Deferred, to: 10, reason: "cooldown"},
 		{name: "a manual change holds against the loop", inst: inst(50), rec: Record{Stored: true, Cap: 10, Since: t0.Add(-2 * time.Hour), Attempt: &Attempt{To: 50, At: t0.Add(-10 * time.Minute), Manual: true}}, reading: reading(point(0, 1)), action: Unchanged, to: 50, reason: "holds 50 Mbit/s until 2026-12-01T12:50:00Z"},
-		{name: "the hold ends", inst: inst(50), rec: Record{Stored: true, Cap: 10, Since: t0.Add(-3 * time.Hour), Attempt: &Attempt{To: 50, At: t0.Add(-2 * time.Hour), Manual: true}}, reading: Reading{Points: []Point{point(0, 1)}, Since: t0.Add(-time.Hour)}, action: Scaled, to: 20},
+		{name: "the hold ends", inst: inst(50), rec: Record{Stored: true, Cap: 10, Since: t0.Add(-3 * time.Hour), Attempt: &Attempt{To: 50, At: t0.Add(-2 * time.Hour), Manual: true}}, reading: window(1, 0, 1), action: Scaled, to: 20},
 	})
 }
 

@@ -256,10 +256,22 @@ func (c *decider) decrease(target int, obs observation, why string) Decision {
 			d.NeedWindow, d.WindowSince = true, from
 			return d
 		}
+		var earliest *Point
 		for _, pt := range c.usable() {
-			if !pt.Start.Before(from) && pt.Maximum/1e6 > high.rate {
+			if pt.Start.Before(from) {
+				continue
+			}
+			if earliest == nil {
+				earliest = &pt
+			}
+			if pt.Maximum/1e6 > high.rate {
 				high = observation{rate: pt.Maximum / 1e6, at: pt.End(), where: "the peak at " + stamp(pt.Start)}
 			}
+		}
+		// A window seen only in part cannot tell its peak: a first
+		// deployment, or an instance CloudMonitor has just started watching.
+		if earliest == nil || earliest.Start.After(from.Add(earliest.Period)) {
+			return c.result(Unchanged, c.cap(), fmt.Sprintf("%s: a decrease needs readings over the whole last %v; CloudMonitor has them since %s", why, c.p.DownCooldown, stampOr(startOf(earliest), "no time")))
 		}
 	}
 	if high.rate > obs.rate {
@@ -278,6 +290,13 @@ func (c *decider) decrease(target int, obs observation, why string) Decision {
 		return c.result(Unchanged, c.cap(), fmt.Sprintf("%s; at %d Mbit/s the same traffic would scale up again: keeping %d (no flapping)", why, target, c.cap()))
 	}
 	return c.act(target, why, wait, false)
+}
+
+func startOf(p *Point) time.Time {
+	if p == nil {
+		return time.Time{}
+	}
+	return p.Start
 }
 
 // manual applies the exact bandwidth a person asked for, within the policy.

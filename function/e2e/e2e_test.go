@@ -158,9 +158,14 @@ func modifyCalls(sb *sandbox.Sandbox) int {
 	return n
 }
 
+// TestStory is `make run` in short: CloudMonitor's datapoints last a second
+// here, so the reading catches up within the story.
 func TestStory(t *testing.T) {
-	sb := start(t, sandbox.Options{})
+	demo := demoInstance()
+	demo.Demand = 40 // saturates 10 and 20 Mbit/s
+	sb := start(t, sandbox.Options{Instances: []emulator.Instance{demo}, Period: time.Second, PublishDelay: time.Second})
 	var rt sandbox.Retimer
+	time.Sleep(2500 * time.Millisecond) // a first datapoint is published
 
 	r := one(t, invoke(t, sb, event(t, "spike.json", &rt)), "scaled")
 	if r["from"] != 10.0 || r["to"] != 20.0 || r["orderId"] == nil || r["requestId"] == nil {
@@ -179,15 +184,18 @@ func TestStory(t *testing.T) {
 	if r["retryAfter"] == nil {
 		t.Fatalf("deferred without retryAfter: %v", r)
 	}
-	time.Sleep(2200 * time.Millisecond)
-	r = one(t, invoke(t, sb, event(t, "spike-again.json", &rt)), "scaled")
+	// The timer, past the cooldown and the first datapoint after the
+	// change, reads the saturated link and climbs.
+	time.Sleep(3200 * time.Millisecond)
+	r = one(t, invoke(t, sb, event(t, "reconcile.json", &rt)), "scaled")
 	if r["to"] != 100.0 {
-		t.Fatalf("the redelivered alarm scaled to %v, want 100", r["to"])
+		t.Fatalf("the timer scaled to %v, want 100", r["to"])
 	}
-	// The timer finds nothing to read yet (no datapoint since the change).
-	one(t, invoke(t, sb, event(t, "reconcile.json", &rt)), "unchanged")
 
-	time.Sleep(3200 * time.Millisecond) // past downCooldown
+	if err := sb.ECS.SetDemand(instanceID, 1); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(4500 * time.Millisecond) // past downCooldown, with its window at the low demand
 	r = one(t, invoke(t, sb, event(t, "recovery.json", &rt)), "scaled")
 	if r["from"] != 100.0 || r["to"] != 50.0 {
 		t.Fatalf("the recovery should step one row down, 100 → 50: %v", r)

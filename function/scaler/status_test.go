@@ -15,6 +15,7 @@ import (
 func TestStatusAfterAChange(t *testing.T) {
 	e := newEnv(t, envOptions{}, instance("i-a", 5, 80), instance("i-b", 10, 1))
 	eng := e.engine()
+	e.clock.Advance(2 * time.Minute) // CloudMonitor has published a datapoint
 	e.tick(eng)
 	e.wantCaps(10)
 	e.expect(1)
