@@ -53,9 +53,9 @@ type Instance struct {
 	// EIPUnreadable says why an EIP-bound instance's EIP could not be read
 	// (no VPC client, VPC refused); the instance is then left alone.
 	EIPUnreadable string
-	Locks              []string // OperationLocks reasons; any lock refuses changes
-	ExpiredTime        time.Time
-	Tags               map[string]string
+	Locks         []string // OperationLocks reasons; any lock refuses changes
+	ExpiredTime   time.Time
+	Tags          map[string]string
 }
 
 // Point is one CloudMonitor datapoint of the instance's outbound rate.
