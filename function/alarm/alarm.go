@@ -102,4 +102,8 @@ const (
 	MetricInternetOutRatePercent    = "InternetOutRate_Percent"              // classic network, % of the cap
 	MetricVPCInternetOutRate        = "VPC_PublicIP_InternetOutRate"         // VPC, bit/s
 	MetricVPCInternetOutRatePercent = "VPC_PublicIP_InternetOutRate_Percent" // VPC, % of the cap
+	// An EIP's (namespace acs_vpc_eip; the instanceId dimension is the
+	// EIP's allocation ID, which the scaler maps to its instance).
+	MetricEIPOutRate        = "net_tx.rate"             // bit/s
+	MetricEIPOutRatePercent = "net_out.rate_percentage" // % of the EIP's bandwidth (assumed name, see decide.MetricEIPPercent)
 )

@@ -209,7 +209,8 @@ func pickMetric(names ...named) (metric, unknown string) {
 
 func isSupported(metric string) bool {
 	switch metric {
-	case MetricInternetOutRate, MetricVPCInternetOutRate, MetricInternetOutRatePercent, MetricVPCInternetOutRatePercent:
+	case MetricInternetOutRate, MetricVPCInternetOutRate, MetricInternetOutRatePercent, MetricVPCInternetOutRatePercent,
+		MetricEIPOutRate, MetricEIPOutRatePercent:
 		return true
 	}
 	return false
@@ -217,9 +218,9 @@ func isSupported(metric string) bool {
 
 func unitOf(metric string, given text) string {
 	switch metric {
-	case MetricInternetOutRate, MetricVPCInternetOutRate:
+	case MetricInternetOutRate, MetricVPCInternetOutRate, MetricEIPOutRate:
 		return "bit/s"
-	case MetricInternetOutRatePercent, MetricVPCInternetOutRatePercent:
+	case MetricInternetOutRatePercent, MetricVPCInternetOutRatePercent, MetricEIPOutRatePercent:
 		return "%"
 	}
 	return string(given)

@@ -26,6 +26,16 @@ const (
 	MetricClassic = "InternetOutRate"
 )
 
+// The namespace and metrics of an EIP's outbound rate (bit/s) and usage
+// (%), dimension instanceId = the EIP's allocation ID (CloudMonitor's
+// acs_vpc_eip metric list, https://help.aliyun.com/document_detail/162874.html).
+// Assumption: MetricEIPPercent's name is as public code reads it.
+const (
+	NamespaceEIP     = "acs_vpc_eip"
+	MetricEIPRate    = "net_tx.rate"
+	MetricEIPPercent = "net_out.rate_percentage"
+)
+
 const (
 	actionLast = "DescribeMetricLast"
 	actionList = "DescribeMetricList"
@@ -109,7 +119,13 @@ func New(cfg Config) (*Client, error) {
 // paged with NextToken); otherwise the IDs go in batches of 50 per call, the
 // calls of one Last in parallel (at most 4 at once).
 func (c *Client) Last(ctx context.Context, metric string, ids []string) ([]Point, error) {
-	points, err := c.query(ctx, query{op: actionLast, metric: metric}, ids)
+	return c.LastIn(ctx, Namespace, metric, ids)
+}
+
+// LastIn is Last in another namespace (NamespaceEIP: ids are allocation IDs,
+// and so are the points' InstanceID).
+func (c *Client) LastIn(ctx context.Context, namespace, metric string, ids []string) ([]Point, error) {
+	points, err := c.query(ctx, query{op: actionLast, namespace: namespace, metric: metric}, ids)
 	if err != nil {
 		return nil, err
 	}
@@ -126,15 +142,21 @@ func (c *Client) Last(ctx context.Context, metric string, ids []string) ([]Point
 // List returns the datapoints of metric in (start, end] for ids (nil: every
 // instance, as for Last), sorted by instance and oldest first per instance.
 func (c *Client) List(ctx context.Context, metric string, ids []string, start, end time.Time) ([]Point, error) {
+	return c.ListIn(ctx, Namespace, metric, ids, start, end)
+}
+
+// ListIn is List in another namespace, as LastIn.
+func (c *Client) ListIn(ctx context.Context, namespace, metric string, ids []string, start, end time.Time) ([]Point, error) {
 	if !end.After(start) {
 		return nil, service.Invalid(actionList, metric, fmt.Sprintf("end %s is not after start %s", end.Format(time.RFC3339), start.Format(time.RFC3339)))
 	}
-	return c.query(ctx, query{op: actionList, metric: metric, start: start, end: end}, ids)
+	return c.query(ctx, query{op: actionList, namespace: namespace, metric: metric, start: start, end: end}, ids)
 }
 
 // query is one read: the action, the metric and, for List, the interval.
 type query struct {
 	op         string
+	namespace  string // "" is Namespace
 	metric     string
 	start, end time.Time
 }
@@ -253,7 +275,11 @@ func (c *Client) batch(ctx context.Context, q query, ids []string) ([]Point, err
 func (c *Client) send(ctx context.Context, q query, dimensions, token, resource string) (page, error) {
 	// fill sets the fields the two requests share.
 	fill := func(namespace, metric, dims, start, end, length, next *string) {
-		*namespace, *metric, *dims, *length, *next = Namespace, q.metric, dimensions, strconv.Itoa(maxLength), token
+		ns := q.namespace
+		if ns == "" {
+			ns = Namespace
+		}
+		*namespace, *metric, *dims, *length, *next = ns, q.metric, dimensions, strconv.Itoa(maxLength), token
 		if !q.start.IsZero() {
 			*start, *end = strconv.FormatInt(q.start.UnixMilli(), 10), strconv.FormatInt(q.end.UnixMilli(), 10)
 		}

@@ -16,6 +16,14 @@ const (
 	MetricClassicPercent = "InternetOutRate_Percent"
 	MetricVPCRate        = "VPC_PublicIP_InternetOutRate"
 	MetricVPCPercent     = "VPC_PublicIP_InternetOutRate_Percent"
+	// An EIP's outbound rate (bit/s) and usage (%), namespace acs_vpc_eip,
+	// dimension instanceId = the EIP's allocation ID (CloudMonitor's metric
+	// list for acs_vpc_eip, https://help.aliyun.com/document_detail/162874.html
+	// and cloudmonitor.console.alibabacloud.com/metric-meta/acs_vpc_eip/eip).
+	// Assumption: the usage metric's name, net_out.rate_percentage, is taken
+	// from public code that reads it; the list was not readable here.
+	MetricEIPRate    = "net_tx.rate"
+	MetricEIPPercent = "net_out.rate_percentage"
 )
 
 // isPercent tells, for each supported metric, whether it is a usage.
@@ -24,6 +32,8 @@ var isPercent = map[string]bool{
 	MetricClassicPercent: true,
 	MetricVPCRate:        false,
 	MetricVPCPercent:     true,
+	MetricEIPRate:        false,
+	MetricEIPPercent:     true,
 }
 
 // Values ECS uses in DescribeInstances.
@@ -44,8 +54,17 @@ const DowngradeQuota = 3
 
 // APIMax is the highest outbound bandwidth ECS accepts for the instance's
 // billing: 200 Mbit/s for PrePaid PayByBandwidth, 100 otherwise
-// (ModifyInstanceNetworkSpec's ranges per billing method).
+// (ModifyInstanceNetworkSpec's ranges per billing method). For an EIP it is
+// VPC's: 500 Mbit/s PayByBandwidth, 200 PayByTraffic
+// (ModifyEipAddressAttribute, Bandwidth,
+// https://alibabacloud.com/help/tc/eip/developer-reference/api-modifyeipaddressattribute).
 func APIMax(in Instance) int {
+	if in.EIP {
+		if in.InternetChargeType == PayByBandwidth {
+			return 500
+		}
+		return 200
+	}
 	if in.InstanceChargeType == PrePaid && in.InternetChargeType == PayByBandwidth {
 		return 200
 	}

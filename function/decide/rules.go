@@ -305,7 +305,13 @@ func (c *decider) manual() Decision {
 	why := fmt.Sprintf("manual request for %d Mbit/s", bw)
 	switch {
 	case bw < 0 || bw > APIMax(c.inst):
-		return c.result(Failed, c.cap(), fmt.Sprintf("%s: outside 0..%d, the range ECS accepts for a %s %s instance", why, APIMax(c.inst), c.inst.InstanceChargeType, c.inst.InternetChargeType))
+		what := "ECS accepts for a"
+		if c.inst.EIP {
+			what = "VPC accepts for EIP " + c.inst.EIPAllocationID + ", a"
+		}
+		return c.result(Failed, c.cap(), fmt.Sprintf("%s: outside 0..%d, the range %s %s %s instance", why, APIMax(c.inst), what, c.inst.InstanceChargeType, c.inst.InternetChargeType))
+	case bw == 0 && c.inst.EIP:
+		return c.result(Failed, c.cap(), why+": an EIP's bandwidth is 1 Mbit/s or more")
 	case bw == 0 && !c.p.AllowZero:
 		return c.result(Skipped, c.cap(), why+": bandwidth 0 releases the instance's public IP; set allowZeroBandwidth: true in the policy to allow it")
 	case bw != 0 && (bw < c.lo || bw > c.hi):
@@ -321,9 +327,31 @@ func (c *decider) manual() Decision {
 	return c.act(bw, why, c.p.Cooldown, true)
 }
 
+// refuseEIP applies VPC's preconditions of a change of an EIP's bandwidth;
+// it says why the change cannot be made, or "".
+func (c *decider) refuseEIP() string {
+	in := c.inst
+	switch {
+	case in.InstanceChargeType == PrePaid:
+		// ModifyEipAddressAttribute changes pay-as-you-go EIPs only
+		// (Forbidden.ChargeTypeIsPrepaid, https://help.aliyun.com/document_detail/36019.htm).
+		return fmt.Sprintf("EIP %s is a subscription (PrePaid) EIP: VPC lets its bandwidth change only in the console", in.EIPAllocationID)
+	case in.EIPBandwidthPackage != "":
+		return fmt.Sprintf("EIP %s is in Internet Shared Bandwidth %s, whose bandwidth governs it: scale the package instead", in.EIPAllocationID, in.EIPBandwidthPackage)
+	case len(in.Locks) > 0:
+		return fmt.Sprintf("EIP %s is locked (%s); VPC refuses changes until the lock is lifted", in.EIPAllocationID, strings.Join(in.Locks, ", "))
+	case in.EIPStatus != "" && in.EIPStatus != "InUse":
+		return fmt.Sprintf("EIP %s is %s, not InUse", in.EIPAllocationID, in.EIPStatus)
+	}
+	return ""
+}
+
 // refuseDecrease says why no decrease is possible at all, or "".
 func (c *decider) refuseDecrease() string {
 	in, rec := c.inst, c.v.rec
+	if in.EIP {
+		return c.refuseEIP()
+	}
 	switch {
 	case rec.TemporaryUntil.After(c.now):
 		return fmt.Sprintf("a temporary upgrade is in force until %s and ends on its own", stamp(rec.TemporaryUntil))
@@ -351,9 +379,16 @@ func (c *decider) frozen() string {
 // change cannot be made, or "".
 func (c *decider) refuse(target int) string {
 	in := c.inst
+	if in.EIP {
+		return c.refuseEIP()
+	}
 	switch {
 	case in.EIPAddress != "" || in.EIPAllocationID != "":
-		return fmt.Sprintf("its public bandwidth is EIP %s's (%s, %d Mbit/s): change the EIP's bandwidth instead", in.EIPAddress, in.EIPAllocationID, in.EIPBandwidth)
+		why := in.EIPUnreadable
+		if why == "" {
+			why = "it was not read"
+		}
+		return fmt.Sprintf("eip-bound: its public bandwidth is EIP %s's (%s, %d Mbit/s), which cannot be changed now: %s", in.EIPAllocationID, in.EIPAddress, in.EIPBandwidth, why)
 	case len(in.Locks) > 0:
 		return fmt.Sprintf("it is locked (%s); ECS refuses changes until the lock is lifted", strings.Join(in.Locks, ", "))
 	case in.InstanceChargeType == PrePaid && !in.ExpiredTime.IsZero() && !in.ExpiredTime.After(c.now):
@@ -409,9 +444,9 @@ func (c *decider) scale(target int, why string, manual bool) Decision {
 	ch := Change{
 		Target:           target,
 		Downgrade:        target < cur,
-		AllocatePublicIP: cur == 0 && target > 0 && in.InstanceChargeType == PostPaid,
+		AllocatePublicIP: cur == 0 && target > 0 && in.InstanceChargeType == PostPaid && !in.EIP,
 	}
-	if c.p.Temporary != nil && !ch.Downgrade && in.InstanceChargeType == PrePaid && in.InternetChargeType == PayByBandwidth {
+	if c.p.Temporary != nil && !in.EIP && !ch.Downgrade && in.InstanceChargeType == PrePaid && in.InternetChargeType == PayByBandwidth {
 		// From the attempt's time, not the clock: a retry in the next
 		// minute asks for the same window with the same token.
 		ch.EndTime = roundUpHour(at.Add(c.p.Temporary.Duration))
@@ -433,6 +468,9 @@ func (c *decider) scale(target int, why string, manual bool) Decision {
 }
 
 func (c *decider) result(a Action, to int, reason string) Decision {
+	if c.inst.EIP && a != Ignored {
+		reason = "EIP " + c.inst.EIPAllocationID + ": " + reason
+	}
 	d := Decision{Action: a, From: c.cap(), To: to, Reason: reason, Record: c.v.rec}
 	if c.v.unexplained && a != Ignored {
 		d.Save = true

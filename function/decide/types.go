@@ -41,9 +41,21 @@ type Instance struct {
 	EIPAddress         string // set when a VPC instance has an EIP bound
 	EIPAllocationID    string
 	EIPBandwidth       int
-	Locks              []string // OperationLocks reasons; any lock refuses changes
-	ExpiredTime        time.Time
-	Tags               map[string]string
+	// EIP says the cap is the bound EIP's, not the instance's: BandwidthOut,
+	// InternetChargeType and InstanceChargeType are then the EIP's
+	// (Bandwidth, InternetChargeType, ChargeType of DescribeEipAddresses),
+	// Locks its OperationLocks, and the record lives in its tags.
+	EIP bool
+	// EIPBandwidthPackage is the Internet Shared Bandwidth package the EIP
+	// is in ("" when none): the package's bandwidth governs it.
+	EIPBandwidthPackage string
+	EIPStatus           string // InUse, Associating, ... (DescribeEipAddresses)
+	// EIPUnreadable says why an EIP-bound instance's EIP could not be read
+	// (no VPC client, VPC refused); the instance is then left alone.
+	EIPUnreadable string
+	Locks         []string // OperationLocks reasons; any lock refuses changes
+	ExpiredTime   time.Time
+	Tags          map[string]string
 }
 
 // Point is one CloudMonitor datapoint of the instance's outbound rate.

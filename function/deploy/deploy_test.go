@@ -26,6 +26,7 @@ import (
 
 	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/alarm"
 	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/ecsapi"
+	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/vpcapi"
 )
 
 const (
@@ -584,7 +585,8 @@ func TestRAMPolicyGrantsExactlyWhatTheFunctionCalls(t *testing.T) {
 		granted = append(granted, st.Action...)
 	}
 
-	want := slices.Concat(associatedActions, cmsapi.RAMActions)
+	// The VPC actions of EIP-bound instances (vpcapi.RAMActions).
+	want := slices.Concat(associatedActions, cmsapi.RAMActions, vpcapi.RAMActions)
 	for _, a := range ecsapi.Actions {
 		want = append(want, "ecs:"+a)
 	}
@@ -595,7 +597,7 @@ func TestRAMPolicyGrantsExactlyWhatTheFunctionCalls(t *testing.T) {
 	slices.Sort(granted)
 	if !slices.Equal(granted, want) {
 		t.Errorf("%s grants %v; the function needs exactly %v (ecsapi.Actions, their associated actions, "+
-			"the CloudMonitor reads and log delivery)", ramPolicyPath, granted, want)
+			"the CloudMonitor reads, vpcapi.RAMActions and log delivery)", ramPolicyPath, granted, want)
 	}
 }
 

@@ -135,6 +135,12 @@ type datapoint struct {
 // min(demand, cap) in bit/s, piecewise constant between the steps of either;
 // percent gives the rate as a percentage of the cap in force, Average only.
 func (st *instanceState) sample(start time.Time, period time.Duration, percent bool) datapoint {
+	return sampleOf(st.InstanceId, st.caps, st.demand, start, period, percent)
+}
+
+// sampleOf is sample over the given cap and demand histories, naming id.
+func sampleOf(id string, caps []capStep, demand []DemandStep, start time.Time, period time.Duration, percent bool) datapoint {
+	st := &instanceState{caps: caps, demand: demand}
 	end := start.Add(period)
 	cuts := []time.Time{start, end}
 	for _, c := range st.caps {
@@ -167,7 +173,7 @@ func (st *instanceState) sample(start time.Time, period time.Duration, percent b
 		sum += v * span.Seconds()
 		lo, hi = min(lo, v), max(hi, v)
 	}
-	p := datapoint{Timestamp: start.UnixMilli(), UserID: cmsUserID, InstanceID: st.InstanceId, Average: sum / period.Seconds()}
+	p := datapoint{Timestamp: start.UnixMilli(), UserID: cmsUserID, InstanceID: id, Average: sum / period.Seconds()}
 	if !percent {
 		p.Minimum, p.Maximum = &lo, &hi
 	}
@@ -177,6 +183,7 @@ func (st *instanceState) sample(start time.Time, period time.Duration, percent b
 // cmsQuery is a parsed DescribeMetricLast / DescribeMetricList request.
 type cmsQuery struct {
 	percent    bool
+	eip        bool     // acs_vpc_eip: the EIPs, by allocation ID
 	network    string   // instances of this network type have the metric
 	ids        []string // nil: every instance
 	period     time.Duration
@@ -187,16 +194,19 @@ type cmsQuery struct {
 
 func (s *Server) parseCMSQuery(p url.Values) (cmsQuery, *apiError) {
 	q := cmsQuery{period: s.period, length: cmsDefaultLength}
-	if ns := p.Get("Namespace"); ns != cmsNamespace {
-		return q, errCodef("ResourceNotFound", "The namespace %q is not served here; only %s is.", ns, cmsNamespace)
+	ns := p.Get("Namespace")
+	if ns != cmsNamespace && ns != vpcNamespace {
+		return q, errCodef("ResourceNotFound", "The namespace %q is not served here; only %s and %s are.", ns, cmsNamespace, vpcNamespace)
 	}
 	metric := p.Get("MetricName")
 	base, percent := strings.CutSuffix(metric, percentSuffix)
 	q.percent = percent
-	switch base {
-	case metricVPC:
+	switch {
+	case ns == vpcNamespace && (metric == metricEIPRate || metric == metricEIPPercent):
+		q.eip, q.percent = true, metric == metricEIPPercent
+	case ns == cmsNamespace && base == metricVPC:
 		q.network = networkVPC
-	case metricClassic:
+	case ns == cmsNamespace && base == metricClassic:
 		q.network = networkClassic
 	default:
 		// [assumption] an unknown metric answers ResourceNotFound.
@@ -287,6 +297,22 @@ func cmsTime(p url.Values, name string, def time.Time) (time.Time, *apiError) {
 // cmsInstances are the instances q covers, in listing order.
 func (s *Server) cmsInstances(q cmsQuery) []*instanceState {
 	var out []*instanceState
+	if q.eip {
+		if q.ids == nil {
+			for _, id := range s.order {
+				if st := s.instances[id]; st.EipAddress != nil {
+					out = append(out, st)
+				}
+			}
+			return out
+		}
+		for _, id := range q.ids {
+			if st, ok := s.eip(id); ok {
+				out = append(out, st)
+			}
+		}
+		return out
+	}
 	if q.ids == nil {
 		for _, id := range s.order {
 			if st := s.instances[id]; st.InstanceNetworkType == q.network {
@@ -381,7 +407,14 @@ func (s *Server) cmsPage(q cmsQuery, window func(*instanceState) (from, to time.
 				next = q.offset + len(points)
 				break
 			}
-			points = append(points, st.sample(from.Add(time.Duration(k)*q.period), q.period, q.percent))
+			start := from.Add(time.Duration(k) * q.period)
+			if q.eip {
+				// An EIP-bound instance's traffic goes through its EIP:
+				// min(demand, the EIP's bandwidth).
+				points = append(points, sampleOf(st.EipAddress.AllocationId, st.eip.caps, st.demand, start, q.period, q.percent))
+			} else {
+				points = append(points, st.sample(start, q.period, q.percent))
+			}
 		}
 		skip = 0
 		if next != 0 {

@@ -65,7 +65,7 @@ func toJSON(in Instance) instanceJSON {
 	j.PublicIpAddress.IpAddress = append([]string{}, in.PublicIpAddress...)
 	if in.EipAddress != nil {
 		j.EipAddress = eipJSON{IpAddress: in.EipAddress.IpAddress, AllocationId: in.EipAddress.AllocationId,
-			InternetChargeType: payByTraffic, Bandwidth: in.EipAddress.Bandwidth, IsSupportUnassociate: true}
+			InternetChargeType: in.EipAddress.InternetChargeType, Bandwidth: in.EipAddress.Bandwidth, IsSupportUnassociate: true}
 	}
 	j.OperationLocks.LockReason = []lockJSON{}
 	for _, l := range in.OperationLocks {

@@ -81,10 +81,18 @@ type Instance struct {
 	DemandSchedule []DemandStep
 }
 
-// EIP is an elastic IP address associated with an instance.
+// EIP is an elastic IP address associated with an instance. Field names
+// are those of DescribeEipAddresses; the empty InternetChargeType, ChargeType
+// and Status mean PayByTraffic, PostPaid and InUse.
 type EIP struct {
 	IpAddress, AllocationId string
 	Bandwidth               int
+	InternetChargeType      string            // PayByTraffic | PayByBandwidth
+	ChargeType              string            // PostPaid | PrePaid
+	BandwidthPackageId      string            // set: in an Internet Shared Bandwidth package
+	Status                  string            // InUse, Associating, ...
+	OperationLocks          []string          // lock reasons
+	Tags                    map[string]string // the EIP's own tags (VPC TagResources)
 }
 
 // Order kinds.
@@ -107,6 +115,13 @@ type Order struct {
 	ClientToken         string
 	Time                time.Time
 	StartTime, EndTime  string // temporary upgrades only
+	// AllocationId is the EIP of a KindEIPBandwidth entry, whose
+	// InstanceId is the instance it is bound to and Direction says
+	// KindUpgrade or KindDowngrade. Such entries are no orders (a
+	// pay-as-you-go EIP's change makes none) and carry no ClientToken
+	// (ModifyEipAddressAttribute takes none).
+	AllocationId string `json:",omitempty"`
+	Direction    string `json:",omitempty"`
 }
 
 // Request is one entry of the request log.
@@ -167,6 +182,7 @@ type instanceState struct {
 	caps        []capStep  // the outbound cap over time, oldest first
 	demand      []DemandStep
 	tagLog      []tagSnapshot // for SetTagLag
+	eip         eipState      // the bound EIP's history, when EipAddress is set
 }
 
 // temporary is a temporary bandwidth upgrade window.
@@ -241,6 +257,14 @@ func (s *Server) AddInstance(in Instance) {
 		st.setDemand(d.At, d.Mbps, now)
 	}
 	st.noteTags(now)
+	if e := st.EipAddress; e != nil {
+		e.withDefaults()
+		st.eip.caps = []capStep{{now, e.Bandwidth}}
+		if old, ok := s.instances[in.InstanceId]; ok && old.EipAddress != nil && old.EipAddress.AllocationId == e.AllocationId {
+			st.eip.caps = append(old.eip.caps, capStep{now, e.Bandwidth})
+		}
+		st.noteEIPTags(now)
+	}
 	s.instances[in.InstanceId] = st
 }
 
@@ -414,6 +438,14 @@ func (in Instance) clone() Instance {
 	in.DemandSchedule = append([]DemandStep(nil), in.DemandSchedule...)
 	if in.EipAddress != nil {
 		eip := *in.EipAddress
+		eip.OperationLocks = append([]string(nil), eip.OperationLocks...)
+		if eip.Tags != nil {
+			tags := make(map[string]string, len(eip.Tags))
+			for k, v := range eip.Tags {
+				tags[k] = v
+			}
+			eip.Tags = tags
+		}
 		in.EipAddress = &eip
 	}
 	if in.Tags != nil {

@@ -51,9 +51,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // serveAPI answers one API call and returns the status and code it answered.
 func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, requestID string, params url.Values, perr *apiError) (int, string) {
-	cms := params.Get("Version") == cmsVersion
+	version := params.Get("Version")
+	product := "Ecs"
+	switch version {
+	case cmsVersion:
+		product = "Cms"
+	case vpcVersion:
+		product = "Vpc"
+	}
 	fail := func(e *apiError) (int, string) {
-		writeError(w, requestID, e, cms)
+		writeError(w, requestID, e, product)
 		return e.Status, e.Code
 	}
 	if perr != nil {
@@ -64,15 +71,18 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, requestID stri
 		return fail(errCodef("MissingParameter", "Action is mandatory for this action."))
 	}
 	table := actions
-	if cms {
+	switch product {
+	case "Cms":
 		table = cmsActions
+	case "Vpc":
+		table = vpcActions
 	}
 	run, ok := table[action]
 	if !ok {
 		return fail(errCode("InvalidAction.NotFound"))
 	}
-	if v := params.Get("Version"); !cms && v != apiVersion {
-		return fail(errCodef("InvalidVersion", "Specified parameter Version %q is not valid; this endpoint serves %s (ECS) and %s (CloudMonitor).", v, apiVersion, cmsVersion))
+	if product == "Ecs" && version != apiVersion {
+		return fail(errCodef("InvalidVersion", "Specified parameter Version %q is not valid; this endpoint serves %s (ECS), %s (CloudMonitor) and %s (VPC).", version, apiVersion, cmsVersion, vpcVersion))
 	}
 	if e := s.authenticate(r.Method, params); e != nil {
 		return fail(e)
@@ -190,10 +200,14 @@ func (s *Server) serveView(w http.ResponseWriter, r *http.Request) {
 
 // writeError answers e as ECS does, or as CloudMonitor does (which also
 // says Success false).
-func writeError(w http.ResponseWriter, requestID string, e *apiError, cms bool) {
-	host, product := hostID, "Ecs"
-	if cms {
-		host, product = cmsHostID, "Cms"
+func writeError(w http.ResponseWriter, requestID string, e *apiError, product string) {
+	host := hostID
+	cms := product == "Cms"
+	switch product {
+	case "Cms":
+		host = cmsHostID
+	case "Vpc":
+		host = vpcHostID
 	}
 	body := map[string]any{
 		"RequestId": requestID,

@@ -34,6 +34,7 @@ func ConfigFromEnv(getenv func(string) string, exeDir string, out io.Writer) (Co
 	cfg := Config{
 		Endpoint:    getenv("ECS_ENDPOINT"),
 		CMSEndpoint: getenv("CMS_ENDPOINT"),
+		VPCEndpoint: getenv("VPC_ENDPOINT"),
 		HTTPToken:   getenv("HTTP_TOKEN"),
 		Region:      firstNonEmpty(getenv("FC_REGION"), getenv("ALIBABA_CLOUD_REGION_ID")),
 		Credentials: ecsapi.Credentials{
@@ -50,7 +51,7 @@ func ConfigFromEnv(getenv func(string) string, exeDir string, out io.Writer) (Co
 		}
 		cfg.DryRun = b
 	}
-	for _, e := range []struct{ name, url string }{{"ECS_ENDPOINT", cfg.Endpoint}, {"CMS_ENDPOINT", cfg.CMSEndpoint}} {
+	for _, e := range []struct{ name, url string }{{"ECS_ENDPOINT", cfg.Endpoint}, {"CMS_ENDPOINT", cfg.CMSEndpoint}, {"VPC_ENDPOINT", cfg.VPCEndpoint}} {
 		if err := checkEndpoint(e.url); err != nil {
 			return Config{}, fmt.Errorf("%s: %w", e.name, err)
 		}

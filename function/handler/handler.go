@@ -22,6 +22,7 @@ import (
 	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/ecsapi"
 	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/policy"
 	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/scaler"
+	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/vpcapi"
 )
 
 const (
@@ -40,6 +41,9 @@ type Config struct {
 	// CMSEndpoint (CMS_ENDPOINT) is the CloudMonitor API's URL; "" = the
 	// regional endpoint. Checked at start; not used yet.
 	CMSEndpoint string
+	// VPCEndpoint (VPC_ENDPOINT) is the VPC API's URL, for EIP-bound
+	// instances; "" = the regional endpoint.
+	VPCEndpoint string
 	DryRun      bool
 	HTTPToken   string // "" refuses every HTTP delivery
 	// Region and Credentials are used when the invocation context has none
@@ -162,7 +166,11 @@ func (h *Handler) connect(creds ecsapi.Credentials) scaler.Connect {
 		if err != nil {
 			return scaler.Clients{}, err
 		}
-		return scaler.Clients{ECS: ecs, Metrics: cms}, nil
+		vpc, err := vpcapi.New(vpcapi.Config{Region: r, Endpoint: h.cfg.VPCEndpoint, Credentials: creds, Retry: h.cfg.Retry})
+		if err != nil {
+			return scaler.Clients{}, err
+		}
+		return scaler.Clients{ECS: ecs, Metrics: cms, VPC: vpc}, nil
 	}
 }
 

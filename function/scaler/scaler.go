@@ -19,6 +19,7 @@ import (
 	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/ecsapi"
 	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/policy"
 	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/state"
+	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/vpcapi"
 )
 
 // ECS is what the controller needs from the ECS API; *ecsapi.Client has it.
@@ -36,11 +37,34 @@ type Metrics interface {
 	List(ctx context.Context, metric string, ids []string, start, end time.Time) ([]cmsapi.Point, error)
 }
 
+// VPC is what the controller needs from the VPC API for EIP-bound VPC
+// instances, whose cap is their EIP's; *vpcapi.Client has it.
+type VPC interface {
+	DescribeEIPs(ctx context.Context, ids []string) ([]vpcapi.EIP, error)
+	ModifyBandwidth(ctx context.Context, allocationID string, mbps int) (vpcapi.ModifyResult, error)
+	WriteTags(ctx context.Context, allocationID string, tags map[string]string) (string, error)
+}
+
+// NamespaceMetrics is what the controller reads of an EIP's traffic
+// (namespace acs_vpc_eip); *cmsapi.Client has it. A Metrics without it
+// leaves EIP-bound instances to the alarms' values.
+type NamespaceMetrics interface {
+	LastIn(ctx context.Context, namespace, metric string, ids []string) ([]cmsapi.Point, error)
+	ListIn(ctx context.Context, namespace, metric string, ids []string, start, end time.Time) ([]cmsapi.Point, error)
+}
+
 // Clients are one region's API clients for the current invocation.
 type Clients struct {
 	ECS ECS
 	// Metrics nil: decide on the alarms' values alone.
 	Metrics Metrics
+	// VPC nil: EIP-bound instances are left alone ("eip-bound").
+	VPC VPC
+}
+
+// tagWriter is where a record is written: ECS for an instance, VPC for an EIP.
+type tagWriter interface {
+	WriteTags(ctx context.Context, id string, tags map[string]string) (string, error)
 }
 
 // Connect returns the clients of one region for the current invocation.
@@ -95,6 +119,9 @@ type target struct {
 	manual  *decide.Manual
 	dryRun  bool
 	key     string
+	// eip: id is an EIP's allocation ID (an acs_vpc_eip alarm), to be
+	// mapped to the instance it is bound to.
+	eip bool
 }
 
 // Run handles one delivery. The error is non-nil (wrapping ErrTransient)
@@ -140,7 +167,7 @@ func (e *Engine) runAlarms(ctx context.Context, alarms []alarm.Alarm, connect Co
 		}
 		t := target{id: a.InstanceID, trigger: decide.ByAlarm, key: a.Key, alarm: &decide.Alarm{
 			Metric: a.Metric, Value: a.Value, State: string(a.State), At: a.Time, UnknownMetric: a.UnknownMetric,
-		}}
+		}, eip: a.Namespace == cmsapi.NamespaceEIP || a.Metric == decide.MetricEIPRate || a.Metric == decide.MetricEIPPercent}
 		// Several alarms of one instance make one decision, on the newest.
 		slot := a.Region + "/" + a.InstanceID
 		if i, ok := newest[slot]; ok {
@@ -193,6 +220,10 @@ type reading struct {
 	selected []ecsapi.Instance // the policy's selection, when listed
 	points   map[string][]decide.Point
 	cmsErr   error
+	// eips are the EIPs of EIP-bound VPC instances, by instance ID; eipErr
+	// says why they could not be read.
+	eips   map[string]vpcapi.EIP
+	eipErr error
 }
 
 // runRegion reads the region afresh and decides each target; all: every
@@ -202,6 +233,7 @@ func (e *Engine) runRegion(ctx context.Context, region string, targets []target,
 	if err != nil {
 		return failAll(targets, region, err)
 	}
+	targets, unresolved := e.resolveEIPs(ctx, clients, region, targets)
 	r, err := e.read(ctx, clients, region, targets, all)
 	if err != nil {
 		return failAll(targets, region, err)
@@ -214,7 +246,7 @@ func (e *Engine) runRegion(ctx context.Context, region string, targets []target,
 	}
 	total := -1
 	if e.Policy.MaxTotalMbps > 0 && r.selected != nil {
-		total = e.committed(r.selected)
+		total = e.committed(r)
 	}
 	now := e.now()
 	decisions := make([]decide.Decision, len(targets))
@@ -236,7 +268,7 @@ func (e *Engine) runRegion(ctx context.Context, region string, targets []target,
 		}
 	}
 	if len(windowIDs) > 0 {
-		window, err := e.window(ctx, clients.Metrics, r, windowIDs, since, now)
+		window, err := e.window(ctx, clients.Metrics, inputs, targets, windowIDs, since, now)
 		for i, t := range targets {
 			if !decisions[i].NeedWindow {
 				continue
@@ -249,7 +281,8 @@ func (e *Engine) runRegion(ctx context.Context, region string, targets []target,
 			decisions[i] = decide.Decide(inputs[i])
 		}
 	}
-	results := make([]Result, 0, len(targets))
+	results := make([]Result, 0, len(targets)+len(unresolved))
+	results = append(results, unresolved...)
 	for i, t := range targets {
 		in, ok := r.found[t.id]
 		if !ok {
@@ -257,9 +290,9 @@ func (e *Engine) runRegion(ctx context.Context, region string, targets []target,
 				Reason: fmt.Sprintf("instance %s was not found in region %s: check the instance ID and the alarm's region", t.id, region)})
 			continue
 		}
-		res := e.execute(ctx, clients.ECS, in, inputs[i], decisions[i])
+		res := e.execute(ctx, clients, in, inputs[i], decisions[i])
 		if res.Action == decide.Scaled && total >= 0 && decisions[i].Change != nil {
-			total += decisions[i].Change.Target - in.BandwidthOut
+			total += decisions[i].Change.Target - decisions[i].From
 		}
 		res.Key = t.key
 		// A deferred alarm may still count when it is redelivered.
@@ -345,7 +378,130 @@ func (e *Engine) read(ctx context.Context, c Clients, region string, targets []t
 		}
 		addPoints(r.points, more)
 	}
+	e.readEIPs(ctx, c, &r)
 	return r, nil
+}
+
+// readEIPs reads the EIPs of the EIP-bound VPC instances found, and their
+// traffic (acs_vpc_eip), in parallel: the EIP's is the cap, and its rate
+// replaces the instance's. Their allocation IDs come from DescribeInstances
+// (EipAddress.AllocationId), so this follows the ECS read.
+func (e *Engine) readEIPs(ctx context.Context, c Clients, r *reading) {
+	byAlloc := map[string]string{}
+	var allocs []string
+	for id, in := range r.found {
+		if in.EIPAllocationID != "" && in.NetworkType != decide.NetworkClassic {
+			byAlloc[in.EIPAllocationID] = id
+			allocs = append(allocs, in.EIPAllocationID)
+		}
+	}
+	if len(allocs) == 0 {
+		return
+	}
+	sort.Strings(allocs)
+	r.eips = map[string]vpcapi.EIP{}
+	if c.VPC == nil {
+		r.eipErr = errors.New("the function has no VPC client to read and change EIPs")
+		return
+	}
+	var wg sync.WaitGroup
+	var eips []vpcapi.EIP
+	var pts []cmsapi.Point
+	var cmsErr error
+	wg.Add(1)
+	go func() { defer wg.Done(); eips, r.eipErr = c.VPC.DescribeEIPs(ctx, allocs) }()
+	nm, ok := c.Metrics.(NamespaceMetrics)
+	if ok {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			pts, cmsErr = nm.LastIn(ctx, cmsapi.NamespaceEIP, cmsapi.MetricEIPRate, allocs)
+		}()
+	}
+	wg.Wait()
+	for _, eip := range eips {
+		if id, ok := byAlloc[eip.AllocationID]; ok {
+			r.eips[id] = eip
+		}
+	}
+	// The instance's own metric measures a cap it does not have: only the
+	// EIP's points count for it.
+	for _, id := range byAlloc {
+		delete(r.points, id)
+	}
+	if !ok || cmsErr != nil {
+		if r.cmsErr == nil {
+			r.cmsErr = cmsErr
+			if !ok {
+				r.cmsErr = errors.New("no CloudMonitor client for acs_vpc_eip")
+			}
+		}
+		return
+	}
+	addPoints(r.points, remap(pts, byAlloc))
+}
+
+// remap renames points of allocation IDs to the instances bound to them.
+func remap(pts []cmsapi.Point, byAlloc map[string]string) []cmsapi.Point {
+	out := make([]cmsapi.Point, 0, len(pts))
+	for _, p := range pts {
+		if id, ok := byAlloc[p.InstanceID]; ok {
+			p.InstanceID = id
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// resolveEIPs maps the targets named by an EIP's allocation ID (acs_vpc_eip
+// alarms: their instanceId dimension is the allocation ID) to the ECS
+// instance the EIP is bound to, with DescribeEipAddresses' InstanceId.
+// Targets it cannot map are answered at once.
+func (e *Engine) resolveEIPs(ctx context.Context, c Clients, region string, targets []target) ([]target, []Result) {
+	var allocs []string
+	for _, t := range targets {
+		if t.eip {
+			allocs = append(allocs, t.id)
+		}
+	}
+	if len(allocs) == 0 {
+		return targets, nil
+	}
+	var eips []vpcapi.EIP
+	err := errors.New("the function has no VPC client to read EIPs")
+	if c.VPC != nil {
+		eips, err = c.VPC.DescribeEIPs(ctx, allocs)
+	}
+	bound := map[string]vpcapi.EIP{}
+	for _, eip := range eips {
+		bound[eip.AllocationID] = eip
+	}
+	out := make([]target, 0, len(targets))
+	var failed []Result
+	for _, t := range targets {
+		if !t.eip {
+			out = append(out, t)
+			continue
+		}
+		eip, ok := bound[t.id]
+		switch {
+		case err != nil:
+			r := failure(t.id, region, err)
+			r.Reason = "reading the alarm's EIP failed: " + explain(err)
+			r.Key = t.key
+			failed = append(failed, r)
+		case !ok:
+			failed = append(failed, Result{InstanceID: t.id, Region: region, Action: decide.Failed, Key: t.key,
+				Reason: fmt.Sprintf("EIP %s was not found in region %s: check the alarm's instanceId (the allocation ID) and region", t.id, region)})
+		case eip.InstanceType != "EcsInstance" || eip.InstanceID == "":
+			failed = append(failed, Result{InstanceID: t.id, Region: region, Action: decide.Ignored, Key: t.key,
+				Reason: fmt.Sprintf("EIP %s is not bound to an ECS instance (%s %s): not ours", t.id, eip.InstanceType, eip.InstanceID)})
+		default:
+			t.id, t.eip = eip.InstanceID, false
+			out = append(out, t)
+		}
+	}
+	return out, failed
 }
 
 // selection lists the instances the policy selects in the client's region.
@@ -378,19 +534,42 @@ func (e *Engine) selection(ctx context.Context, c ECS) ([]ecsapi.Instance, error
 }
 
 // window reads the datapoints since start for a decrease.
-func (e *Engine) window(ctx context.Context, m Metrics, r reading, ids []string, start, end time.Time) (map[string][]decide.Point, error) {
+func (e *Engine) window(ctx context.Context, m Metrics, inputs []decide.Input, targets []target, ids []string, start, end time.Time) (map[string][]decide.Point, error) {
 	if m == nil {
 		return nil, errors.New("no CloudMonitor client")
 	}
+	byID := map[string]decide.Instance{}
+	for i, t := range targets {
+		byID[t.id] = inputs[i].Instance
+	}
 	byMetric := map[string][]string{}
+	byAlloc := map[string]string{}
+	var allocs []string
 	for _, id := range ids {
+		in := byID[id]
+		if in.EIP {
+			byAlloc[in.EIPAllocationID] = id
+			allocs = append(allocs, in.EIPAllocationID)
+			continue
+		}
 		metric := cmsapi.MetricVPC
-		if r.found[id].NetworkType == decide.NetworkClassic {
+		if in.NetworkType == decide.NetworkClassic {
 			metric = cmsapi.MetricClassic
 		}
 		byMetric[metric] = append(byMetric[metric], id)
 	}
 	out := map[string][]decide.Point{}
+	if len(allocs) > 0 {
+		nm, ok := m.(NamespaceMetrics)
+		if !ok {
+			return nil, errors.New("no CloudMonitor client for acs_vpc_eip")
+		}
+		pts, err := nm.ListIn(ctx, cmsapi.NamespaceEIP, cmsapi.MetricEIPRate, allocs, start, end)
+		if err != nil {
+			return nil, err
+		}
+		addPoints(out, remap(pts, byAlloc))
+	}
 	for metric, ids := range byMetric {
 		pts, err := m.List(ctx, metric, ids, start, end)
 		if err != nil {
@@ -403,20 +582,48 @@ func (e *Engine) window(ctx context.Context, m Metrics, r reading, ids []string,
 
 // committed sums the selected instances' caps, changes in flight at their
 // targets.
-func (e *Engine) committed(selected []ecsapi.Instance) int {
+func (e *Engine) committed(r reading) int {
 	now := e.now()
 	total := 0
-	for _, in := range selected {
-		rec, _ := state.Decode(in.Tags)
-		total += decide.Committed(toDecide(in), rec, now)
+	for _, in := range r.selected {
+		inst, tags := e.view(in, r)
+		rec, _ := state.Decode(tags)
+		total += decide.Committed(inst, rec, now)
 	}
 	return total
 }
 
+// view is the instance as decisions see it, and the tags its record is in:
+// an EIP-bound VPC instance is its EIP's cap, billing and locks, its record
+// on the EIP. The tags the policy selects by stay the instance's.
+func (e *Engine) view(in ecsapi.Instance, r reading) (decide.Instance, map[string]string) {
+	inst := toDecide(in)
+	if in.EIPAllocationID == "" || in.NetworkType == decide.NetworkClassic {
+		return inst, in.Tags
+	}
+	eip, ok := r.eips[in.ID]
+	if !ok {
+		switch {
+		case r.eipErr != nil:
+			inst.EIPUnreadable = explain(r.eipErr)
+		default:
+			inst.EIPUnreadable = "DescribeEipAddresses does not list it"
+		}
+		return inst, in.Tags
+	}
+	inst.EIP = true
+	inst.BandwidthOut, inst.EIPBandwidth = eip.Bandwidth, eip.Bandwidth
+	inst.InternetChargeType, inst.InstanceChargeType = eip.InternetChargeType, eip.ChargeType
+	inst.EIPBandwidthPackage, inst.EIPStatus = eip.BandwidthPackageID, eip.Status
+	inst.Locks = eip.Locks
+	return inst, eip.Tags
+}
+
 func (e *Engine) input(t target, in ecsapi.Instance, r reading, now time.Time, total int) decide.Input {
-	rec, err := state.Decode(in.Tags)
+	inst, tags := e.view(in, r)
+	rec, err := state.Decode(tags)
 	input := decide.Input{
-		Instance: toDecide(in), Record: rec, Trigger: t.trigger, Alarm: t.alarm, Manual: t.manual,
+		Instance: inst, Record: rec, Trigger: t.trigger, Alarm: t.alarm, Manual: t.manual,
 		Policy: e.Policy, Now: now, DryRun: e.DryRun || t.dryRun, RegionTotal: total,
 		Reading: decide.Reading{Points: r.points[in.ID]},
 	}
@@ -430,7 +637,13 @@ func (e *Engine) input(t target, in ecsapi.Instance, r reading, now time.Time, t
 }
 
 // execute carries out one decision: the record first, then the change.
-func (e *Engine) execute(ctx context.Context, client ECS, in ecsapi.Instance, input decide.Input, dec decide.Decision) Result {
+func (e *Engine) execute(ctx context.Context, clients Clients, in ecsapi.Instance, input decide.Input, dec decide.Decision) Result {
+	// The record lives where the cap does: the instance, or its EIP.
+	var client tagWriter = clients.ECS
+	tagID := in.ID
+	if input.Instance.EIP {
+		client, tagID = clients.VPC, input.Instance.EIPAllocationID
+	}
 	mu := e.lock(in.ID)
 	mu.Lock()
 	defer mu.Unlock()
@@ -441,7 +654,7 @@ func (e *Engine) execute(ctx context.Context, client ECS, in ecsapi.Instance, in
 	}
 	if dec.Change == nil {
 		if dec.Save {
-			e.save(ctx, client, in.ID, dec.Record, &res)
+			e.save(ctx, client, tagID, dec.Record, &res)
 		}
 		return res
 	}
@@ -449,18 +662,30 @@ func (e *Engine) execute(ctx context.Context, client ECS, in ecsapi.Instance, in
 	// must also see the change behind it, or the cap would look changed by
 	// hand (which only delays, but hides the history). Without the record
 	// no change is made at all.
-	if err := e.write(ctx, client, in.ID, dec.Record); err != nil {
+	if err := e.write(ctx, client, tagID, dec.Record); err != nil {
 		res.Action, res.To = decide.Failed, dec.From
 		res.Reason = fmt.Sprintf("the change to %d Mbit/s was not made, since its record could not be written first: %s", dec.Change.Target, explain(err))
 		noteError(&res, err)
 		return res
 	}
-	out, err := client.ModifyBandwidth(ctx, ecsapi.ModifyRequest{
+	if input.Instance.EIP {
+		// No ClientToken: ModifyEipAddressAttribute takes none. The value is
+		// absolute, so a retry or a racing process of the same decision asks
+		// for what is already in force (see vpcapi.ModifyBandwidth).
+		out, err := clients.VPC.ModifyBandwidth(ctx, tagID, dec.Change.Target)
+		if err != nil {
+			e.modifyFailed(ctx, client, tagID, "VPC", in, dec, err, &res)
+			return res
+		}
+		res.RequestID = out.RequestID
+		return res
+	}
+	out, err := clients.ECS.ModifyBandwidth(ctx, ecsapi.ModifyRequest{
 		InstanceID: in.ID, BandwidthOut: dec.Change.Target, AllocatePublicIP: dec.Change.AllocatePublicIP,
 		EndTime: dec.Change.EndTime, AutoPay: e.Policy.AutoPay, ClientToken: dec.Change.ClientToken,
 	})
 	if err != nil {
-		e.modifyFailed(ctx, client, in, dec, err, &res)
+		e.modifyFailed(ctx, client, tagID, "ECS", in, dec, err, &res)
 		return res
 	}
 	res.OrderID, res.RequestID = out.OrderID, out.RequestID
@@ -471,7 +696,7 @@ func (e *Engine) execute(ctx context.Context, client ECS, in ecsapi.Instance, in
 		a := *rec.Attempt
 		a.Order = out.OrderID
 		rec.Attempt = &a
-		e.save(ctx, client, in.ID, rec, &res)
+		e.save(ctx, client, tagID, rec, &res)
 		res.Warnings = append(res.Warnings, fmt.Sprintf("order %s is unpaid (autoPay is off): pay it in the ECS console; ECS refuses further changes to %s until then", out.OrderID, in.ID))
 	}
 	return res
@@ -480,7 +705,7 @@ func (e *Engine) execute(ctx context.Context, client ECS, in ecsapi.Instance, in
 // modifyFailed turns an ECS refusal into a result. Nothing is lost: the next
 // timer run decides again from a fresh reading. The record written before
 // the call stays wherever the change may have happened or may still happen.
-func (e *Engine) modifyFailed(ctx context.Context, client ECS, in ecsapi.Instance, dec decide.Decision, err error, res *Result) {
+func (e *Engine) modifyFailed(ctx context.Context, client tagWriter, tagID, svc string, in ecsapi.Instance, dec decide.Decision, err error, res *Result) {
 	target := dec.Change.Target
 	class := noteError(res, err)
 	res.Transient = false // the timer retries; a redelivery would only add load
@@ -490,25 +715,29 @@ func (e *Engine) modifyFailed(ctx context.Context, client ECS, in ecsapi.Instanc
 	retried := errors.As(err, &ee) && ee.Attempts > 1
 	recent := retried || !dec.Record.Since.IsZero() && e.now().Sub(dec.Record.Since) < lockWindow
 	later := "; the next timer run decides again"
-	res.Action, res.To = decide.Deferred, in.BandwidthOut
+	res.Action, res.To = decide.Deferred, dec.From
+	what := in.ID
+	if tagID != in.ID {
+		what = "EIP " + tagID + " of " + in.ID
+	}
 	switch {
 	case class == ecsapi.Locked:
-		res.Reason = fmt.Sprintf("ECS refuses changes to %s for now (%s): %d Mbit/s not made yet%s", in.ID, res.ErrorCode, target, later)
+		res.Reason = fmt.Sprintf("%s refuses changes to %s for now (%s): %d Mbit/s not made yet%s", svc, what, res.ErrorCode, target, later)
 	case class == ecsapi.InProgress:
-		res.Reason = fmt.Sprintf("ECS is still processing a change to %s (%s): nothing new is bought%s", in.ID, res.ErrorCode, later)
+		res.Reason = fmt.Sprintf("%s is still processing a change to %s (%s): nothing new is bought%s", svc, what, res.ErrorCode, later)
 	case class == ecsapi.StatusConflict && recent:
-		res.Reason = fmt.Sprintf("ECS refuses changes to %s minutes after the last one (%s): treated as its lock%s", in.ID, res.ErrorCode, later)
+		res.Reason = fmt.Sprintf("%s refuses changes to %s minutes after the last one (%s): treated as its lock%s", svc, what, res.ErrorCode, later)
 	case class == ecsapi.Transient:
-		res.Reason = fmt.Sprintf("ECS failed for now: %v%s", err, later)
+		res.Reason = fmt.Sprintf("%s failed for now: %v%s", svc, err, later)
 	default:
 		res.Action = decide.Failed
-		res.Reason = fmt.Sprintf("ECS refused the change to %d Mbit/s: %s", target, explain(err))
+		res.Reason = fmt.Sprintf("%s refused the change of %s to %d Mbit/s: %s", svc, what, target, explain(err))
 		if !retried {
 			// Refused on the first attempt: it cannot have been applied, so
 			// the attempt must not hold other decisions back.
 			rec := dec.Record
 			rec.Attempt = nil
-			e.save(ctx, client, in.ID, rec, res)
+			e.save(ctx, client, tagID, rec, res)
 		}
 	}
 }
@@ -528,14 +757,14 @@ func noteError(res *Result, err error) ecsapi.Class {
 
 // save writes the record where no money depends on it: a failure is
 // reported, not fatal.
-func (e *Engine) save(ctx context.Context, client ECS, id string, rec decide.Record, res *Result) {
+func (e *Engine) save(ctx context.Context, client tagWriter, id string, rec decide.Record, res *Result) {
 	if err := e.write(ctx, client, id, rec); err != nil {
 		res.Warnings = append(res.Warnings, fmt.Sprintf("state not saved on %s: %s", id, explain(err)))
 	}
 }
 
 // write stores the record as the instance's state tag.
-func (e *Engine) write(ctx context.Context, client ECS, id string, rec decide.Record) error {
+func (e *Engine) write(ctx context.Context, client tagWriter, id string, rec decide.Record) error {
 	_, err := client.WriteTags(ctx, id, map[string]string{state.TagKey: state.Encode(rec)})
 	return err
 }
