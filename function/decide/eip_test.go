@@ -28,7 +28,7 @@ func TestEIP(t *testing.T) {
 	run(t, []tcase{
 		{name: "scales up by its EIP", inst: postpaid, reading: reading(point(0, 9.9)), action: Scaled, to: 20, reason: "EIP eip-1: "},
 		{name: "scales down by its EIP", inst: eipInst(20, PostPaid, PayByBandwidth), rec: changed(10, 20, 2*60*60e9),
-			reading: Reading{Points: []Point{point(0, 1)}, Since: t0.Add(-31 * 60e9)}, action: Scaled, to: 10, reason: "EIP eip-1"},
+			reading: window(1, 0, 1), action: Scaled, to: 10, reason: "EIP eip-1"},
 		{name: "subscription EIP skipped", inst: prepaid, reading: reading(point(0, 9.9)), action: Skipped, to: 10, reason: "subscription (PrePaid) EIP"},
 		{name: "subscription EIP decrease skipped", inst: prepaid, rec: changed(5, 10, 2*60*60e9), reading: Reading{Points: []Point{point(0, 1)}, Since: t0.Add(-31 * 60e9)}, action: Skipped, to: 10, reason: "subscription"},
 		{name: "shared bandwidth skipped", inst: pkg, reading: reading(point(0, 9.9)), action: Skipped, to: 10, reason: "Internet Shared Bandwidth cbwp-1"},

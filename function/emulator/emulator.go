@@ -175,6 +175,7 @@ type Server struct {
 type instanceState struct {
 	Instance
 	lockedUntil time.Time  // no change before this (the lock after a change)
+	frozenUntil time.Time  // PrePaid: no change after a downgrade until the billing cycle ends
 	unpaid      string     // OrderId of the unpaid order blocking changes
 	pending     *change    // the change the unpaid order will apply
 	temporary   *temporary // a temporary upgrade, open or scheduled
@@ -415,7 +416,11 @@ func (in Instance) validate() error {
 			return fmt.Errorf("instance %s: %w", in.InstanceId, err)
 		}
 	}
-	if in.InternetMaxBandwidthOut < 0 || in.InternetMaxBandwidthOut > maxBandwidthOut || in.InternetMaxBandwidthIn < 0 {
+	limit := maxBandwidthOther
+	if in.InstanceChargeType == prePaid && in.InternetChargeType == payByBandwidth {
+		limit = maxBandwidthOut
+	}
+	if in.InternetMaxBandwidthOut < 0 || in.InternetMaxBandwidthOut > limit || in.InternetMaxBandwidthIn < 0 {
 		return fmt.Errorf("instance %s: bandwidth out %d / in %d out of range", in.InstanceId, in.InternetMaxBandwidthOut, in.InternetMaxBandwidthIn)
 	}
 	for _, mbps := range append([]float64{in.Demand}, demandValues(in.DemandSchedule)...) {

@@ -269,6 +269,14 @@ func TestLedgerAndRefunds(t *testing.T) {
 			t.Fatalf("step %d: %v", i, err)
 		}
 		e.clock.Advance(time.Minute)
+		if i > 0 {
+			// After a downgrade nothing changes until the next billing cycle.
+			_, err := e.modify("i-prepaid-traffic", 45)
+			wantCode(t, err, "OperationDenied", 400)
+		}
+		if err := e.srv.Renew("i-prepaid-traffic", e.clock.Now().Add(30*24*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
 		o := e.srv.Orders()[i]
 		if o.Kind != st.kind || o.To != st.out || o.Amount != st.amount || o.Refund != st.refd || !o.Paid {
 			t.Errorf("step %d: order %+v, want %s to %d amount %v refund %v", i, o, st.kind, st.out, st.amount, st.refd)

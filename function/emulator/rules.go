@@ -21,7 +21,8 @@ const (
 	networkVPC     = "vpc"
 	networkClassic = "classic"
 
-	maxBandwidthOut   = 100 // Mbit/s, InternetMaxBandwidthOut
+	maxBandwidthOut   = 200 // Mbit/s, InternetMaxBandwidthOut: PrePaid PayByBandwidth
+	maxBandwidthOther = 100 // Mbit/s, every other billing method
 	minBandwidthInCap = 10  // InternetMaxBandwidthIn may reach max(10, Out)
 	maxDowngrades     = 3   // PrePaid downgrades (and refunds) per instance
 	maxClientToken    = 64
@@ -165,6 +166,11 @@ func (s *Server) plan(st *instanceState, r modifyRequest, now time.Time) (*chang
 		c.to = r.out
 	}
 	fromZero := st.InternetMaxBandwidthOut == 0 && c.to > 0
+	// The reference's ranges per billing method: 0..200 for PrePaid
+	// PayByBandwidth, 0..100 otherwise (anchors.md, API reference 25545).
+	if r.outSet && c.to > maxBandwidthOther && !(cur.InstanceChargeType == prePaid && cur.InternetChargeType == payByBandwidth && r.chargeType == "") {
+		return nil, errCode("InvalidInternetMaxBandwidthOut.ValueNotSupported")
+	}
 
 	// Status.
 	if cur.InstanceNetworkType == networkClassic && fromZero {
@@ -263,6 +269,12 @@ func (s *Server) checkStanding(st *instanceState, now time.Time) *apiError {
 	}
 	if st.unpaid != "" {
 		return errCodef("InvalidInstance.UnPaidOrder", "The specified Instance has unpaid order %s.", st.unpaid)
+	}
+	// "After downgrade, you cannot upgrade or downgrade your instances again
+	// in the remaining time of the current billing cycle" (OperationDenied).
+	// Assumption: the billing cycle ends at ExpiredTime.
+	if now.Before(st.frozenUntil) {
+		return &apiError{400, "OperationDenied", "After downgrade, you cannot upgrade or downgrade your instances again in the remaining time of the current billing cycle."}
 	}
 	if now.Before(st.lockedUntil) {
 		// Assumption: the lock after a change is answered as Throttling with
@@ -385,6 +397,9 @@ func (s *Server) apply(st *instanceState, c *change, now time.Time) {
 	}
 	if c.refund > 0 {
 		st.Downgrades++
+		if exp, err := parseExpiredTime(st.ExpiredTime); err == nil {
+			st.frozenUntil = exp
+		}
 		if s.limitBalance {
 			s.account.Balance += c.refund
 		}
