@@ -15,10 +15,10 @@ import (
 
 // Limits of the ECS API and of this format.
 const (
-	// APIMaxBandwidth is the highest InternetMaxBandwidthOut ECS accepts:
-	// 200 for PrePaid PayByBandwidth, 100 for every other billing
-	// (decide.APIMax applies the per-instance limit).
-	APIMaxBandwidth = 200
+	// APIMaxBandwidth is the highest bandwidth any resource accepts: 500 for
+	// a PayByBandwidth EIP (ECS: 200 for PrePaid PayByBandwidth, 100
+	// otherwise); decide.APIMax applies each resource's own limit.
+	APIMaxBandwidth = 500
 	// ECSCooldown is how long ECS refuses another change after a success.
 	ECSCooldown = 5 * time.Minute
 	// MinTemporaryDuration is the shortest temporary upgrade ECS accepts.
