@@ -102,20 +102,10 @@ func toInstance(in ecs.Instance) Instance {
 	for _, lock := range in.OperationLocks.LockReason {
 		out.Locks = append(out.Locks, lock.LockReason)
 	}
-	if len(in.Tags.Tag) > 0 {
-		out.Tags = make(map[string]string, len(in.Tags.Tag))
-		for _, tag := range in.Tags.Tag {
-			// DescribeInstances answers TagKey/TagValue; other APIs use
-			// Key/Value.
-			key, value := tag.TagKey, tag.TagValue
-			if key == "" {
-				key, value = tag.Key, tag.Value
-			}
-			if key != "" {
-				out.Tags[key] = value
-			}
-		}
-	}
+	out.Tags = openapi.TagMap(len(in.Tags.Tag), func(i int) (string, string, string, string) {
+		t := in.Tags.Tag[i]
+		return t.TagKey, t.TagValue, t.Key, t.Value
+	})
 	return out
 }
 

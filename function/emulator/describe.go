@@ -274,17 +274,9 @@ func (s *Server) tagResources(p url.Values) (any, *apiError) {
 	if e != nil {
 		return nil, e
 	}
-	tags, e := tagPairs(p, "Tag")
+	tags, e := requestedTags(p)
 	if e != nil {
 		return nil, e
-	}
-	if len(tags) == 0 {
-		return nil, errCodef("MissingParameter", "Tag.1.Key is mandatory for this action.")
-	}
-	for _, t := range tags {
-		if e := validTag(t); e != nil {
-			return nil, e
-		}
 	}
 	for _, st := range targets {
 		keys := make(map[string]bool, len(st.Tags)+len(tags))
@@ -308,6 +300,24 @@ func (s *Server) tagResources(p url.Values) (any, *apiError) {
 		st.noteTags(s.clock())
 	}
 	return map[string]any{}, nil
+}
+
+// requestedTags are a TagResources call's Tag.N pairs, at least one, each
+// valid (ECS and VPC share the rules).
+func requestedTags(p url.Values) ([]tagPair, *apiError) {
+	tags, e := tagPairs(p, "Tag")
+	if e != nil {
+		return nil, e
+	}
+	if len(tags) == 0 {
+		return nil, errCodef("MissingParameter", "Tag.1.Key is mandatory for this action.")
+	}
+	for _, t := range tags {
+		if e := validTag(t); e != nil {
+			return nil, e
+		}
+	}
+	return tags, nil
 }
 
 func validTag(t tagPair) *apiError {

@@ -250,17 +250,9 @@ func (s *Server) tagEIPs(p url.Values) (any, *apiError) {
 	if e != nil {
 		return nil, e
 	}
-	tags, e := tagPairs(p, "Tag")
+	tags, e := requestedTags(p)
 	if e != nil {
 		return nil, e
-	}
-	if len(tags) == 0 {
-		return nil, errCodef("MissingParameter", "Tag.1.Key is mandatory for this action.")
-	}
-	for _, t := range tags {
-		if e := validTag(t); e != nil {
-			return nil, e
-		}
 	}
 	for _, st := range targets {
 		keys := map[string]bool{}

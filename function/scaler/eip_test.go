@@ -46,10 +46,7 @@ func (e *env) eipRecord(id string) decide.Record {
 // SDK: the record lives on the EIP, the instance's own tags stay untouched.
 func TestEIPClimbAndDescend(t *testing.T) {
 	e := newEnv(t, envOptions{}, eipInstance("i-a", 5, 80))
-	eng := e.engine()
-	for range 20 {
-		e.tick(eng)
-	}
+	e.ticks(20)
 	e.wantCaps(10, 50)
 	if got := e.eipBandwidth("i-a"); got != 50 {
 		t.Fatalf("EIP at %d, want 50", got)
@@ -66,9 +63,7 @@ func TestEIPClimbAndDescend(t *testing.T) {
 	if err := e.emu.SetDemand("i-a", 1); err != nil {
 		t.Fatal(err)
 	}
-	for range 150 {
-		e.tick(eng)
-	}
+	e.ticks(150)
 	e.wantCaps(10, 50, 20, 10, 5)
 	for _, o := range e.emu.Orders() {
 		if o.Kind != emulator.KindEIPBandwidth || o.AllocationId != "eip-i-a" {
@@ -93,14 +88,9 @@ func TestEIPAlarmAndRedeliveries(t *testing.T) {
 		t.Fatalf("got %+v", r)
 	}
 	for range 3 {
-		if r, _ := e.runOne(e.engine(), a, false); r.Action == decide.Scaled {
-			t.Fatalf("a redelivery bought: %+v", r)
-		}
+		e.buysNothing(a, "a redelivery bought")
 	}
-	eng := e.engine()
-	for range 3 {
-		e.tick(eng)
-	}
+	e.ticks(3)
 	e.wantCaps(20)
 	e.expect(1)
 }

@@ -38,19 +38,14 @@ func (e *env) wantCaps(want ...int) {
 // no alarm at all, and comes down one row per downCooldown once demand ends.
 func TestClimbAndDescendByLevel(t *testing.T) {
 	e := newEnv(t, envOptions{}, instance("i-a", 5, 80))
-	eng := e.engine()
-	for range 20 {
-		e.tick(eng)
-	}
+	e.ticks(20)
 	// 5 → 10 (saturated, one row), then still saturated after an increase:
 	// two rows, to the policy max.
 	e.wantCaps(10, 50)
 	if err := e.emu.SetDemand("i-a", 1); err != nil {
 		t.Fatal(err)
 	}
-	for range 150 {
-		e.tick(eng)
-	}
+	e.ticks(150)
 	e.wantCaps(10, 50, 20, 10, 5)
 	e.expect(5)
 }
@@ -74,16 +69,11 @@ func TestLateCopyAfterUpAndDown(t *testing.T) {
 	e := newEnv(t, envOptions{}, instance("i-a", 10, 15))
 	e.clock.Advance(3 * time.Minute)
 	spike := e.alarm("i-a", 96)
-	if r, _ := e.runOne(e.engine(), spike, false); r.Action != decide.Scaled {
-		t.Fatalf("spike: %+v", r)
-	}
+	e.scaled(spike)
 	if err := e.emu.SetDemand("i-a", 3); err != nil {
 		t.Fatal(err)
 	}
-	eng := e.engine()
-	for range 40 {
-		e.tick(eng)
-	}
+	e.ticks(40)
 	e.wantCaps(20, 10)
 	r, _ := e.runOne(e.engine(), spike, false)
 	if r.Action == decide.Scaled {
@@ -112,9 +102,7 @@ func TestLostUpdateBetweenProcesses(t *testing.T) {
 	if r, _ := e.runOne(eng, &copyOf, false); r.Action == decide.Scaled {
 		t.Fatalf("the copy bought: %+v", r)
 	}
-	for range 3 {
-		e.tick(eng)
-	}
+	e.ticks(3)
 	e.wantCaps(20)
 	e.expect(1)
 }
@@ -135,13 +123,8 @@ func TestAppliedButFailedThenInProgress(t *testing.T) {
 				t.Fatalf("got %+v, %v; want deferred", r, err)
 			}
 			e.emu.ClearFaults()
-			if r, _ := e.runOne(e.engine(), a, false); r.Action == decide.Scaled {
-				t.Fatalf("the copy bought: %+v", r)
-			}
-			eng := e.engine()
-			for range 3 {
-				e.tick(eng)
-			}
+			e.buysNothing(a, "the copy bought")
+			e.ticks(3)
 			e.wantCaps(20)
 			e.expect(1)
 		})
@@ -155,16 +138,12 @@ func TestClockSkewWithBothRoutes(t *testing.T) {
 	e.clock.Advance(3 * time.Minute)
 	a := e.alarm("i-a", 99)
 	a.Alarms[0].Time = e.clock.Now().Add(2 * time.Second)
-	if r, _ := e.runOne(e.engine(), a, false); r.Action != decide.Scaled {
-		t.Fatalf("first: %+v", r)
-	}
+	e.scaled(a)
 	e.clock.Advance(3 * time.Second)
 	other := *a
 	other.Alarms = []alarm.Alarm{a.Alarms[0]}
 	other.Alarms[0].Key = newKey() // another route's key, to be sure
-	if r, _ := e.runOne(e.engine(), &other, false); r.Action == decide.Scaled {
-		t.Fatalf("the other route's copy bought: %+v", r)
-	}
+	e.buysNothing(&other, "the other route's copy bought")
 	e.wantCaps(20)
 	e.expect(1)
 }
@@ -174,14 +153,10 @@ func TestStaleTagRead(t *testing.T) {
 	e := newEnv(t, envOptions{}, instance("i-a", 10, 15))
 	e.clock.Advance(3 * time.Minute)
 	a := e.alarm("i-a", 99)
-	if r, _ := e.runOne(e.engine(), a, false); r.Action != decide.Scaled {
-		t.Fatalf("first: %+v", r)
-	}
+	e.scaled(a)
 	e.emu.SetTagLag(10 * time.Second)
 	e.clock.Advance(2 * time.Second)
-	if r, _ := e.runOne(e.engine(), a, false); r.Action == decide.Scaled {
-		t.Fatalf("the redelivery bought: %+v", r)
-	}
+	e.buysNothing(a, "the redelivery bought")
 	e.wantCaps(20)
 	e.expect(1)
 }
@@ -206,11 +181,8 @@ func TestDamagedTagSkips(t *testing.T) {
 // A decision that changes nothing writes no tag.
 func TestNoOpWritesNoTag(t *testing.T) {
 	e := newEnv(t, envOptions{}, instance("i-a", 10, 5))
-	eng := e.engine()
-	for range 5 {
-		e.tick(eng)
-	}
-	e.runOne(eng, e.alarm("i-a", 50), false)
+	e.ticks(5)
+	e.runOne(e.engine(), e.alarm("i-a", 50), false)
 	if n := e.calls("TagResources"); n != 0 {
 		t.Errorf("%d TagResources calls for no change", n)
 	}
@@ -287,10 +259,7 @@ func TestTimerCoversEveryRegion(t *testing.T) {
 	other := instance("i-b", 10, 15)
 	other.RegionId = "cn-shanghai"
 	e := newEnv(t, envOptions{policy: "regions: [cn-hangzhou, cn-shanghai]\n"}, instance("i-a", 10, 15), other)
-	eng := e.engine()
-	for range 3 {
-		e.tick(eng)
-	}
+	e.ticks(3)
 	regions := map[string]bool{}
 	for _, o := range e.emu.Orders() {
 		in, _ := e.emu.Instance(o.InstanceId)
@@ -305,10 +274,7 @@ func TestTimerCoversEveryRegion(t *testing.T) {
 // maxTotalMbps holds the region's selected instances together under it.
 func TestMaxTotalMbps(t *testing.T) {
 	e := newEnv(t, envOptions{policy: "maxTotalMbps: 40\n"}, instance("i-a", 10, 80), instance("i-b", 10, 80))
-	eng := e.engine()
-	for range 30 {
-		e.tick(eng)
-	}
+	e.ticks(30)
 	total := e.bandwidth("i-a") + e.bandwidth("i-b")
 	if total > 40 || total < 30 {
 		t.Errorf("total %d Mbit/s, want the most that fits 40", total)

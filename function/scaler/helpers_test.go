@@ -293,3 +293,30 @@ func (e *env) setTag(id, value string) {
 		e.t.Fatal(err)
 	}
 }
+
+// scaled runs d on a fresh engine and fails the test unless it scaled.
+func (e *env) scaled(d *alarm.Delivery) scaler.Result {
+	e.t.Helper()
+	r, _ := e.runOne(e.engine(), d, false)
+	if r.Action != decide.Scaled {
+		e.t.Fatalf("want scaled, got %+v", r)
+	}
+	return r
+}
+
+// buysNothing runs d on a fresh engine and fails the test if it scaled.
+func (e *env) buysNothing(d *alarm.Delivery, what string) {
+	e.t.Helper()
+	if r, _ := e.runOne(e.engine(), d, false); r.Action == decide.Scaled {
+		e.t.Fatalf("%s bought: %+v", what, r)
+	}
+}
+
+// ticks runs n minutes of the timer on one fresh engine.
+func (e *env) ticks(n int) {
+	e.t.Helper()
+	eng := e.engine()
+	for range n {
+		e.tick(eng)
+	}
+}

@@ -79,18 +79,10 @@ func toEIP(e vpc.EipAddress) EIP {
 	for _, l := range e.OperationLocks.LockReason {
 		out.Locks = append(out.Locks, l.LockReason)
 	}
-	if len(e.Tags.Tag) > 0 {
-		out.Tags = make(map[string]string, len(e.Tags.Tag))
-		for _, t := range e.Tags.Tag {
-			key, value := t.Key, t.Value
-			if key == "" {
-				key, value = t.TagKey, t.TagValue
-			}
-			if key != "" {
-				out.Tags[key] = value
-			}
-		}
-	}
+	out.Tags = openapi.TagMap(len(e.Tags.Tag), func(i int) (string, string, string, string) {
+		t := e.Tags.Tag[i]
+		return t.Key, t.Value, t.TagKey, t.TagValue
+	})
 	return out
 }
 
