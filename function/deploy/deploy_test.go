@@ -358,7 +358,7 @@ func TestFC3SchemaRejectsBadProps(t *testing.T) {
 // functionEnv are the environment variables the function reads; each entry
 // lists alternatives, one of which must be set.
 var functionEnv = [][]string{
-	{"ECS_ENDPOINT"}, {"POLICY_FILE", "POLICY"}, {"DRY_RUN"}, {"HTTP_TOKEN"}, {"LOG_LEVEL"},
+	{"ECS_ENDPOINT"}, {"CMS_ENDPOINT"}, {"VPC_ENDPOINT"}, {"POLICY_FILE", "POLICY"}, {"DRY_RUN"}, {"HTTP_TOKEN"}, {"LOG_LEVEL"},
 }
 
 func TestSYAMLFacts(t *testing.T) {
@@ -393,8 +393,10 @@ func TestSYAMLFacts(t *testing.T) {
 			t.Errorf("environmentVariables set none of %v", alternatives)
 		}
 	}
-	if env["ECS_ENDPOINT"] != "" {
-		t.Errorf("ECS_ENDPOINT %q: a deployment must use the regional endpoint", env["ECS_ENDPOINT"])
+	for _, name := range []string{"ECS_ENDPOINT", "CMS_ENDPOINT", "VPC_ENDPOINT"} {
+		if env[name] != "" {
+			t.Errorf("%s %q: a deployment must use the regional endpoint", name, env[name])
+		}
 	}
 	if env["HTTP_TOKEN"] != testEnv["HTTP_TOKEN"] {
 		t.Errorf("HTTP_TOKEN %q does not come from the deployer's HTTP_TOKEN", env["HTTP_TOKEN"])

@@ -58,7 +58,7 @@ func TestConfigFromEnvRefusesBadValues(t *testing.T) {
 		{"bad LOG_LEVEL", map[string]string{"LOG_LEVEL": "loud"}, []string{"LOG_LEVEL", "loud"}},
 		{"bad DRY_RUN", map[string]string{"DRY_RUN": "maybe"}, []string{"DRY_RUN", "maybe"}},
 		{"POLICY with an unknown field", map[string]string{"POLICY": "cooldwn: 5m\ntable: [{upTo: 4, target: 5}]"}, []string{"cooldwn"}},
-		{"POLICY above the API", map[string]string{"POLICY": "max: 500\ntable: [{upTo: 4, target: 5}]"}, []string{"max", "500"}},
+		{"POLICY above the API", map[string]string{"POLICY": "max: 501\ntable: [{upTo: 4, target: 5}]"}, []string{"max", "501"}},
 		{"POLICY with a bad duration", map[string]string{"POLICY": "cooldown: fast\ntable: [{upTo: 4, target: 5}]"}, []string{"cooldown", "fast"}},
 		{"POLICY that is not YAML", map[string]string{"POLICY": "table: [unclosed"}, []string{"policy"}},
 		{"POLICY_FILE missing", map[string]string{"POLICY": "", "POLICY_FILE": "/nonexistent/policy.yaml"}, []string{"/nonexistent/policy.yaml"}},
