@@ -26,7 +26,7 @@ var service = openapi.Register(&openapi.Service{
 // the SDK's own client-side codes. The classes decide retries: Transient,
 // InProgress and Locked are retried with the same ClientToken; Throttling
 // left after the retries is the 5-minute lock.
-var codes = openapi.CommonCodes("ECS", "ecs", "ECS_ENDPOINT", "the change stays pending", map[string]openapi.CodeInfo{
+var codes = openapi.CommonCodes("ECS", "ecs", "ECS_ENDPOINT", "the next timer run decides again", map[string]openapi.CodeInfo{
 	// ModifyInstanceNetworkSpec.
 	"InvalidInstanceId.NotFound":                       {Class: Permanent, Hint: "check the instance ID and the function's region"},
 	"InvalidInternetMaxBandwidthIn.ValueNotSupported":  {Class: Permanent, Hint: "choose an inbound bandwidth within the instance's range"},
@@ -47,25 +47,25 @@ var codes = openapi.CommonCodes("ECS", "ecs", "ECS_ENDPOINT", "the change stays 
 	"InvalidClientToken.ValueNotSupported":             {Class: Permanent, Hint: "use an ASCII ClientToken of at most 64 characters"},
 	"InvalidAccountStatus.NotEnoughBalance":            {Class: Permanent, Hint: "top up the account"},
 	"InvalidInstance.UnPaidOrder":                      {Class: Permanent, Hint: "pay or cancel the unpaid order in the console"},
-	"Throttling":                                       {Class: Locked, Hint: "ECS allows one bandwidth change per instance every 5 minutes; the change stays pending"},
+	"Throttling":                                       {Class: Locked, Hint: "ECS allows one bandwidth change per instance every 5 minutes; the next timer run decides again"},
 	"InvalidAction":                                    {Class: Permanent, Hint: "the region's ECS endpoint does not offer this action; check the region and endpoint"},
-	"IpAllocationError":                                {Class: Transient, Hint: "ECS could not allocate a public IP; the change stays pending"},
+	"IpAllocationError":                                {Class: Transient, Hint: "ECS could not allocate a public IP; the next timer run decides again"},
 	"InvalidParam.AllocatePublicIp":                    {Class: Permanent, Hint: "AllocatePublicIp applies only to PostPaid instances going up from 0 Mbit/s"},
 	"InstanceDowngrade.QuotaExceed":                    {Class: Permanent, Hint: "the instance has used its 3 downgrades; raise the policy's floor"},
 	"InvalidBandwidth.ValueNotSupported":               {Class: Permanent, Hint: "a temporary upgrade must not be below the current bandwidth"},
 	"InvalidInstance.InstanceNotSupported":             {Class: Permanent, Hint: "a VPC instance with an EIP has no instance bandwidth; scale the EIP instead"},
-	"LastOrderProcessing":                              {Class: InProgress, Hint: "the previous order is still processing; the change may be under way and stays pending"},
-	"NAT_PUBLIC_IP_BINDING_FAILED":                     {Class: Transient, Hint: "ECS could not bind the NAT public IP; the change stays pending"},
+	"LastOrderProcessing":                              {Class: InProgress, Hint: "the previous order is still processing; the change may be under way; nothing new is bought"},
+	"NAT_PUBLIC_IP_BINDING_FAILED":                     {Class: Transient, Hint: "ECS could not bind the NAT public IP; the next timer run decides again"},
 	"InvalidInstance.EipNotSupport":                    {Class: Permanent, Hint: "unassociate the EIP first, or scale the EIP instead"},
 	"InvalidNetworkType.ValueNotSupported":             {Class: Permanent, Hint: "the instance's network type does not support this change"},
-	"InternalError":                                    {Class: Transient, Hint: "ECS failed internally; the change stays pending"},
+	"InternalError":                                    {Class: Transient, Hint: "ECS failed internally; the next timer run decides again"},
 	"IdempotentParameterMismatch":                      {Class: Permanent, Hint: "a ClientToken was reused with other parameters; this is a bug in the caller"},
 
 	// Idempotence: an earlier request with the same ClientToken is still
 	// being processed, so the change may be under way.
-	"LastTokenProcessing":    {Class: InProgress, Hint: "the request with this ClientToken is still processing; the change may be under way and stays pending"},
-	"LastRequestProcessing":  {Class: InProgress, Hint: "the previous request is still processing; the change may be under way and stays pending"},
-	"Idempotence.Processing": {Class: InProgress, Hint: "the request with this ClientToken is still processing; the change may be under way and stays pending"},
+	"LastTokenProcessing":    {Class: InProgress, Hint: "the request with this ClientToken is still processing; the change may be under way; nothing new is bought"},
+	"LastRequestProcessing":  {Class: InProgress, Hint: "the previous request is still processing; the change may be under way; nothing new is bought"},
+	"Idempotence.Processing": {Class: InProgress, Hint: "the request with this ClientToken is still processing; the change may be under way; nothing new is bought"},
 
 	// TagResources.
 	"InvalidTagCount": {Class: Permanent, Hint: "ECS allows 20 tags per instance: remove one tag so the function can keep its state tag bandwidth-autoscaler:state"},

@@ -168,7 +168,7 @@ func (s *Service) Invalid(op, resource, message string) *Error {
 // of every product, and the SDK's own client-side codes, in the words of one
 // service: name ("ECS"), ramPrefix ("ecs"), the variable that sets its
 // endpoint ("ECS_ENDPOINT"), and what follows a transient failure ("the
-// change stays pending"). own is merged over them.
+// next timer run decides again"). own is merged over them.
 func CommonCodes(name, ramPrefix, endpointVar, then string, own map[string]CodeInfo) map[string]CodeInfo {
 	codes := map[string]CodeInfo{
 		"IncompleteSignature":                        {Permanent, "the request signature is malformed; check the AccessKeySecret"},
