@@ -115,6 +115,7 @@ func TestClimb(t *testing.T) {
 		{name: "policy max caps it", policy: "max: 50\n", inst: inst(50), reading: reading(point(0, 50)), action: Unchanged, to: 50},
 		{name: "within the cooldown it waits", rec: changed(5, 10, 2*time.Minute), reading: reading(point(0, 9.9)), action: Deferred, to: 10, reason: "cooldown"},
 		{name: "no reading, nothing to judge", action: Unchanged, to: 10, reason: "no datapoint"},
+		{name: "a datapoint older than the ECS lock does not decide", reading: reading(point(6*time.Minute, 9.9)), action: Unchanged, to: 10, reason: "no datapoint"},
 		{name: "not selected", inst: func() Instance { i := inst(10); i.Tags = nil; return i }(), action: Ignored, to: 10, reason: "instances.tag is bandwidth-autoscaler=enabled"},
 		{name: "stopped instance", inst: func() Instance { i := inst(10); i.Status = StatusStopped; return i }(), reading: reading(point(0, 9.9)), action: Skipped, to: 10, reason: "Stopped"},
 		{name: "EIP-bound", inst: func() Instance { i := inst(10); i.EIPAllocationID = "eip-1"; return i }(), reading: reading(point(0, 9.9)), action: Skipped, to: 10, reason: "EIP"},
@@ -141,6 +142,8 @@ func TestSettle(t *testing.T) {
 		// Issue 9, sequence 4: an alarm from a clock ahead of ours.
 		{name: "a future alarm time is clamped, so it never looks newer than the change",
 			rec: changed(10, 20, 3*time.Second), inst: inst(20), trigger: ByAlarm, alarm: percentAlarm(99, t0.Add(5*time.Second)), action: Unchanged, to: 20, reason: "waiting"},
+		{name: "an alarm value is used no longer than the ECS lock",
+			trigger: ByAlarm, alarm: percentAlarm(99, t0.Add(-6*time.Minute)), action: Unchanged, to: 10, reason: "no datapoint"},
 		{name: "stale alarm value is not used",
 			trigger: ByAlarm, alarm: percentAlarm(99, t0.Add(-2*time.Hour)), action: Unchanged, to: 10, reason: "no datapoint"},
 		{name: "INSUFFICIENT_DATA has no value",

@@ -114,6 +114,10 @@ func (c *decider) observe() (observation, bool, string) {
 		pt := pts[len(pts)-1]
 		obs = observation{rate: pt.Average / 1e6, at: pt.End(), where: "CloudMonitor " + stamp(pt.Start)}
 		found = true
+		if age := c.now.Sub(pt.End()); age > c.evidenceLife() {
+			c.notes = append(c.notes, fmt.Sprintf("CloudMonitor's newest datapoint ended %s ago, more than %v: it is not used", humanize.Duration(age), c.evidenceLife()))
+			found = false
+		}
 	}
 	if hint, ok := c.alarmRate(); ok && (!found || !hint.at.Before(obs.at)) {
 		obs, found = hint, true
@@ -154,8 +158,8 @@ func (c *decider) alarmRate() (observation, bool) {
 		// A clock ahead of ours must not make the alarm look newer.
 		at = c.now
 	}
-	if age := c.now.Sub(at); age > c.p.MaxAlarmAge {
-		c.notes = append(c.notes, fmt.Sprintf("the alarm was observed at %s, %s ago, more than maxAlarmAge %v: its value is not used", stamp(at), humanize.Duration(age), c.p.MaxAlarmAge))
+	if age := c.now.Sub(at); age > c.evidenceLife() {
+		c.notes = append(c.notes, fmt.Sprintf("the alarm was observed at %s, %s ago, more than %v: its value is not used", stamp(at), humanize.Duration(age), c.evidenceLife()))
 		return observation{}, false
 	}
 	if at.Before(c.settled()) {
@@ -166,6 +170,15 @@ func (c *decider) alarmRate() (observation, bool) {
 		rate = a.Value * float64(c.cap()) / 100
 	}
 	return observation{rate: rate, at: at, where: "the alarm at " + stamp(at)}, true
+}
+
+// evidenceLife is how long a measurement (an alarm's value, CloudMonitor's
+// newest datapoint) may decide: never longer than the 5-minute ECS lock.
+// Whatever change it causes then locks the instance past its life, so no
+// measurement, however late its copy and whatever a lost or stale record
+// says, can justify a second change.
+func (c *decider) evidenceLife() time.Duration {
+	return min(c.p.MaxAlarmAge, policy.ECSCooldown)
 }
 
 // target picks the cap for an observed rate, and says why.

@@ -606,7 +606,7 @@ func TestReplayedOldAlarmIgnored(t *testing.T) {
 				results = asResults(t, inv).Results
 			}
 			// A stale alarm only wakes the function: its value is not used.
-			if r := onlyResult(t, results); r.Action != "unchanged" || len(r.Warnings) == 0 || !strings.Contains(r.Warnings[0], "more than maxAlarmAge") {
+			if r := onlyResult(t, results); r.Action != "unchanged" || len(r.Warnings) == 0 || !strings.Contains(r.Warnings[0], "its value is not used") {
 				t.Errorf("result %+v, want unchanged, its stale value not used", r)
 			}
 			if n := f.modifies(); n != 0 || f.bandwidth(instanceID) != startOut {

@@ -89,6 +89,7 @@ func TestLateCopyAfterUpAndDown(t *testing.T) {
 func TestLostUpdateBetweenProcesses(t *testing.T) {
 	e := newEnv(t, envOptions{}, instance("i-a", 10, 15))
 	e.clock.Advance(3 * time.Minute)
+	e.setTag("i-a", state.Encode(decide.Record{Cap: 10, From: 5, Since: e.clock.Now().Add(-time.Hour)})) // an earlier change
 	before, _ := e.emu.Instance("i-a")
 	a := e.alarm("i-a", 99)
 	if r, _ := e.runOne(e.engine(), a, false); r.Action != decide.Scaled || r.To != 20 {
@@ -283,3 +284,45 @@ func TestMaxTotalMbps(t *testing.T) {
 }
 
 var _ = scaler.ErrTransient
+
+// Without CloudMonitor the function decides on the alarms' values, and the
+// same sequences still buy once per intent: a late copy after an up and a
+// down, a lost tag update, an applied change answered 500, a copy by the
+// other route from a clock ahead of ours, a stale tag read.
+func TestSequencesWithoutCloudMonitor(t *testing.T) {
+	e := newEnv(t, envOptions{policy: "downCooldown: 10m\n"}, instance("i-a", 10, 15))
+	e.noCMS = true
+	e.setTag("i-a", state.Encode(decide.Record{Cap: 10, From: 5, Since: e.clock.Now().Add(-time.Hour)})) // an earlier change
+	before, _ := e.emu.Instance("i-a")
+	e.emu.Inject(emulator.Fault{Action: "ModifyInstanceNetworkSpec", Code: "InternalError", HTTPStatus: 500, ApplyThenFail: true})
+	spike := e.alarm("i-a", 96)
+	spike.Alarms[0].Time = e.clock.Now().Add(2 * time.Second) // a clock ahead of ours
+	if r, _ := e.runOne(e.engine(), spike, false); r.Action != decide.Deferred && r.Action != decide.Scaled {
+		t.Fatalf("spike: %+v", r)
+	}
+	e.wantCaps(20) // applied, though answered 500
+	e.buysNothing(spike, "the copy after an applied change")
+	other := *spike
+	other.Alarms = []alarm.Alarm{spike.Alarms[0]}
+	other.Alarms[0].Key = newKey()
+	e.buysNothing(&other, "the other route's copy")
+	e.emu.SetTagLag(10 * time.Second)
+	e.clock.Advance(2 * time.Second)
+	e.buysNothing(spike, "a copy read against a stale tag")
+	e.emu.SetTagLag(0)
+
+	// Down on a low alarm, then the late copy of the spike.
+	e.clock.Advance(11 * time.Minute)
+	low := e.alarm("i-a", 10)
+	low.Alarms[0].State = alarm.StateOK
+	if r, _ := e.runOne(e.engine(), low, false); r.Action != decide.Scaled || r.To != 10 {
+		t.Fatalf("low: %+v", r)
+	}
+	e.clock.Advance(6 * time.Minute)
+	e.buysNothing(spike, "the late copy of the spike")
+	// A lost update: the record from before any change, written back.
+	e.setTag("i-a", before.Tags[state.TagKey])
+	e.buysNothing(spike, "the late copy after a lost update")
+	e.wantCaps(20, 10)
+	e.expect(2)
+}

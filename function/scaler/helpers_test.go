@@ -289,6 +289,9 @@ func describeOrders(orders []emulator.Order) string {
 // setTag writes the state tag as another writer would.
 func (e *env) setTag(id, value string) {
 	e.t.Helper()
+	if value == "" {
+		e.t.Fatal("setTag: an empty value is a damaged record, not a lost update")
+	}
 	if err := e.emu.SetTag(id, state.TagKey, value); err != nil {
 		e.t.Fatal(err)
 	}
