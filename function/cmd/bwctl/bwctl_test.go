@@ -11,7 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/decide"
 	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/emulator"
+	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/scaler"
+	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/state"
 )
 
 const (
@@ -41,8 +44,18 @@ func newFixture(t *testing.T) *fixture {
 	t.Cleanup(srv.Close)
 	return &fixture{t: t, emu: emu, clock: clock, env: map[string]string{
 		"HOME": t.TempDir(), "ALIBABA_CLOUD_ACCESS_KEY_ID": testKey, "ALIBABA_CLOUD_ACCESS_KEY_SECRET": testSecret,
-		"ECS_ENDPOINT": srv.URL, "CMS_ENDPOINT": srv.URL, "HTTP_TOKEN": testToken,
+		"ECS_ENDPOINT": srv.URL, "CMS_ENDPOINT": srv.URL, "VPC_ENDPOINT": srv.URL, "RAM_ENDPOINT": srv.URL, "HTTP_TOKEN": testToken,
 	}}
+}
+
+// addEIPBound adds a selected VPC instance whose public bandwidth is its
+// EIP's (eip-<id>, PayByBandwidth, bw Mbit/s), with demand Mbit/s of traffic.
+func (f *fixture) addEIPBound(id string, bw int, demand float64) {
+	f.emu.AddInstance(emulator.Instance{InstanceId: id, RegionId: "cn-hangzhou", Status: "Running", Demand: demand,
+		InstanceChargeType: "PostPaid", InternetChargeType: "PayByTraffic", InstanceNetworkType: "vpc",
+		Tags: map[string]string{"bandwidth-autoscaler": "enabled"},
+		EipAddress: &emulator.EIP{IpAddress: "47.99.0.7", AllocationId: "eip-" + id, Bandwidth: bw,
+			InternetChargeType: "PayByBandwidth", ChargeType: "PostPaid"}})
 }
 
 // run runs bwctl with the repository's policy and returns the exit code,
@@ -202,5 +215,55 @@ func TestRBAC(t *testing.T) {
 	code, out, errw := f.run("rbac", "-deploy", filepath.Join("..", "..", "deploy"))
 	if code != 0 || !strings.Contains(out, "sts:AssumeRole") || !strings.Contains(out, "ecs:ModifyInstanceNetworkSpec") || !strings.Contains(out, "aliyun ram CreateRole --RoleName ecs-bandwidth-autoscaler") {
 		t.Errorf("rbac: %d %q %q", code, out, errw)
+	}
+}
+
+// An EIP-bound instance's row is its EIP's: cap, billing, traffic and the
+// record on the EIP's tags.
+func TestStatusOfAnEIPBoundInstance(t *testing.T) {
+	f := newFixture(t)
+	f.addEIPBound("i-e", 20, 18)
+	since := f.clock.Now().Add(-time.Minute)
+	if err := f.emu.SetEIPTag("eip-i-e", state.TagKey, state.Encode(decide.Record{Stored: true, Cap: 20, Since: since, From: 10})); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Advance(3 * time.Minute)
+	code, out, errw := f.run("status", "-o", "json")
+	if code != 0 {
+		t.Fatalf("status: %d %q", code, errw)
+	}
+	var got struct {
+		Status []scaler.Status `json:"status"`
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	var row *scaler.Status
+	for i := range got.Status {
+		if got.Status[i].InstanceID == "i-e" {
+			row = &got.Status[i]
+		}
+	}
+	if row == nil {
+		t.Fatalf("no row for i-e: %s", out)
+	}
+	if row.EIPAllocationID != "eip-i-e" || row.EIPAddress != "47.99.0.7" || row.Cap != 20 || row.InternetChargeType != "PayByBandwidth" || row.InstanceChargeType != "PostPaid" {
+		t.Errorf("row %+v, want the EIP's cap and billing", row)
+	}
+	if row.LastChange == nil || !row.LastChange.Equal(since.Truncate(time.Millisecond)) || row.LastFrom != 10 {
+		t.Errorf("last change %v from %d, want the EIP's record (%v from 10)", row.LastChange, row.LastFrom, since)
+	}
+	if row.RateMbps == nil || *row.RateMbps != 18 || row.UsagePercent == nil || *row.UsagePercent != 90 {
+		t.Errorf("rate %v usage %v, want the EIP's 18 Mbit/s (90%%)", row.RateMbps, row.UsagePercent)
+	}
+	if strings.Contains(row.Next.Reason, "eip-bound") || strings.Contains(row.Next.Reason, "no VPC client") {
+		t.Errorf("next %+v: the engine had no VPC client", row.Next)
+	}
+	if len(f.emu.Orders()) != 0 {
+		t.Errorf("status changed an EIP: %+v", f.emu.Orders())
+	}
+	code, out, _ = f.run("status")
+	if code != 0 || !strings.Contains(out, "20 Mbit/s (EIP eip-i-e)") || !strings.Contains(out, "PostPaid/PayByBandwidth") {
+		t.Errorf("table: %d %q", code, out)
 	}
 }

@@ -3,7 +3,8 @@
 // a local invocation of the built function (invoke) and the RAM role it runs
 // with (rbac). Credentials come from the standard Alibaba Cloud chain: the
 // ALIBABA_CLOUD_* variables, else the aliyun CLI's current profile.
-// ECS_ENDPOINT and CMS_ENDPOINT point it elsewhere (the emulator).
+// ECS_ENDPOINT, CMS_ENDPOINT, VPC_ENDPOINT and RAM_ENDPOINT point it
+// elsewhere (the emulator).
 package main
 
 import (
@@ -20,6 +21,7 @@ import (
 	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/ecsapi"
 	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/policy"
 	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/scaler"
+	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/vpcapi"
 )
 
 const usage = `usage: bwctl [-policy FILE] [-region REGION] COMMAND [flags]
@@ -150,7 +152,12 @@ func (e *env) connect(region string) (scaler.Clients, error) {
 	if err != nil {
 		return scaler.Clients{}, err
 	}
-	return scaler.Clients{ECS: ecs, Metrics: cms}, nil
+	// EIP-bound VPC instances: their cap, billing and record are the EIP's.
+	vpc, err := vpcapi.New(vpcapi.Config{Region: region, Endpoint: e.getenv("VPC_ENDPOINT"), Credentials: e.creds, Retry: e.retry})
+	if err != nil {
+		return scaler.Clients{}, err
+	}
+	return scaler.Clients{ECS: ecs, Metrics: cms, VPC: vpc}, nil
 }
 
 func firstNonEmpty(vs ...string) string {
