@@ -267,3 +267,46 @@ func TestStatusOfAnEIPBoundInstance(t *testing.T) {
 		t.Errorf("table: %d %q", code, out)
 	}
 }
+
+// An EIP-bound instance's rules watch its EIP: namespace acs_vpc_eip, the
+// EIP's usage metric, dimension instanceId = the allocation ID, the same
+// thresholds; apply twice changes nothing the second time, and check sees
+// a rule moved back onto the instance's own metric.
+func TestAlarmsForAnEIPBoundInstance(t *testing.T) {
+	f := newFixture(t)
+	f.addEIPBound("i-e", 10, 1)
+	code, out, errw := f.run("alarms", "apply", "-route", "eventbridge")
+	if code != 0 || strings.Count(out, "put bwas-") != 6 || !strings.Contains(out, "put bwas-i-e-up (missing)") {
+		t.Fatalf("apply: %d %q %q", code, out, errw)
+	}
+	byID := map[string]emulator.MetricRule{}
+	for _, r := range f.emu.MetricRules() {
+		byID[r.RuleID] = r
+	}
+	up, down := byID["bwas-i-e-up"], byID["bwas-i-e-down"]
+	if up.Namespace != "acs_vpc_eip" || up.MetricName != "net_out.rate_percentage" || up.Resources != `[{"instanceId":"eip-i-e"}]` ||
+		up.Threshold != "95" || up.Times != 2 || up.ComparisonOperator != "GreaterThanOrEqualToThreshold" || up.Statistics != "Average" || up.Period != "60" {
+		t.Errorf("EIP up rule %+v", up)
+	}
+	if down.Namespace != "acs_vpc_eip" || down.Resources != `[{"instanceId":"eip-i-e"}]` || down.Threshold != "32" || down.Times != 5 || down.ComparisonOperator != "LessThanThreshold" {
+		t.Errorf("EIP recovery rule %+v", down)
+	}
+	if a := byID["bwas-i-a-up"]; a.Namespace != "acs_ecs_dashboard" || a.MetricName != "VPC_PublicIP_InternetOutRate_Percent" {
+		t.Errorf("an instance's own rule %+v", a)
+	}
+	if code, out, _ := f.run("alarms", "apply", "-route", "eventbridge"); code != 0 || strings.TrimSpace(out) != "nothing to change" {
+		t.Errorf("second apply: %d %q", code, out)
+	}
+	if code, out, _ := f.run("alarms", "check", "-route", "eventbridge"); code != 0 || !strings.Contains(out, "in place") {
+		t.Errorf("check after apply: %d %q", code, out)
+	}
+	up.Namespace, up.MetricName, up.Resources = "acs_ecs_dashboard", "VPC_PublicIP_InternetOutRate_Percent", `[{"instanceId":"i-e"}]`
+	f.emu.SetMetricRule(up)
+	code, out, _ = f.run("alarms", "check", "-route", "eventbridge")
+	if code != 1 || !strings.Contains(out, `bwas-i-e-up differs: Namespace "acs_ecs_dashboard", want "acs_vpc_eip"`) || !strings.Contains(out, `want "[{\"instanceId\":\"eip-i-e\"}]"`) {
+		t.Errorf("check of a rule on the instance's metric: %d %q", code, out)
+	}
+	if code, out, _ := f.run("alarms", "delete"); code != 0 || strings.Count(out, "delete bwas-") != 6 {
+		t.Errorf("delete: %d %q", code, out)
+	}
+}
