@@ -310,3 +310,86 @@ func TestAlarmsForAnEIPBoundInstance(t *testing.T) {
 		t.Errorf("delete: %d %q", code, out)
 	}
 }
+
+// writes are the RAM writes in the emulator's request log.
+func (f *fixture) ramWrites() int {
+	n := 0
+	for _, r := range f.emu.Requests() {
+		switch r.Action {
+		case "CreateRole", "UpdateRole", "CreatePolicy", "CreatePolicyVersion", "AttachPolicyToRole":
+			n++
+		}
+	}
+	return n
+}
+
+// rbac -create makes the role, the policy and the attachment through the
+// RAM API; a second run finds them all and changes nothing.
+func TestRBACCreateIsIdempotent(t *testing.T) {
+	f := newFixture(t)
+	deploy := filepath.Join("..", "..", "deploy")
+	code, out, errw := f.run("rbac", "-deploy", deploy, "-create")
+	if code != 0 || out != "role ecs-bandwidth-autoscaler: created\npolicy ecs-bandwidth-autoscaler-policy: created\nattachment of ecs-bandwidth-autoscaler-policy to ecs-bandwidth-autoscaler: attached\n" {
+		t.Fatalf("first -create: %d %q %q", code, out, errw)
+	}
+	trust, _ := os.ReadFile(filepath.Join(deploy, "trust-policy.json"))
+	perms, _ := os.ReadFile(filepath.Join(deploy, "ram-policy.json"))
+	if r, ok := f.emu.RAMRole("ecs-bandwidth-autoscaler"); !ok || r.AssumeRolePolicyDocument != string(trust) {
+		t.Errorf("role %+v", r)
+	}
+	if p, ok := f.emu.RAMPolicy("ecs-bandwidth-autoscaler-policy"); !ok || len(p.Versions) != 1 || p.Versions[0].PolicyDocument != string(perms) {
+		t.Errorf("policy %+v", p)
+	}
+	if got := f.emu.RAMAttachedPolicies("ecs-bandwidth-autoscaler"); len(got) != 1 || got[0] != "ecs-bandwidth-autoscaler-policy" {
+		t.Errorf("attached %v", got)
+	}
+	writes := f.ramWrites()
+	code, out, errw = f.run("rbac", "-deploy", deploy, "-create")
+	if code != 0 || out != "role ecs-bandwidth-autoscaler: unchanged\npolicy ecs-bandwidth-autoscaler-policy: unchanged (version v1)\nattachment of ecs-bandwidth-autoscaler-policy to ecs-bandwidth-autoscaler: unchanged\n" {
+		t.Errorf("second -create: %d %q %q", code, out, errw)
+	}
+	if n := f.ramWrites(); n != writes || writes != 3 {
+		t.Errorf("%d RAM writes in the first run, %d in the second; want 3 and 0", writes, n-writes)
+	}
+	// Without -create: the aliyun commands, nothing called.
+	if code, out, _ := f.run("rbac", "-deploy", deploy); code != 0 || !strings.Contains(out, "aliyun ram AttachPolicyToRole --PolicyType Custom --PolicyName ecs-bandwidth-autoscaler-policy --RoleName ecs-bandwidth-autoscaler") {
+		t.Errorf("rbac: %d %q", code, out)
+	}
+}
+
+// An existing policy with another document is reported and left alone
+// (nor attached); -force makes ram-policy.json its new default version.
+func TestRBACCreateWithADifferingPolicy(t *testing.T) {
+	f := newFixture(t)
+	deploy := filepath.Join("..", "..", "deploy")
+	old := `{"Version":"1","Statement":[{"Effect":"Allow","Action":["ecs:DescribeInstances","ecs:DeleteInstance"],"Resource":["*"]}]}`
+	f.emu.SetRAMPolicy("ecs-bandwidth-autoscaler-policy", old)
+	code, out, errw := f.run("rbac", "-deploy", deploy, "-create")
+	if code != 1 || !strings.Contains(out, "role ecs-bandwidth-autoscaler: created") ||
+		!strings.Contains(out, "policy ecs-bandwidth-autoscaler-policy: differs from ram-policy.json (version v1: lacks ecs:AssociatePublicIpAddress, ecs:ModifyInstanceNetworkSpec,") ||
+		!strings.Contains(out, "also grants ecs:DeleteInstance") || !strings.Contains(errw, "1 RAM objects differ") {
+		t.Fatalf("-create over a differing policy: %d %q %q", code, out, errw)
+	}
+	if p, _ := f.emu.RAMPolicy("ecs-bandwidth-autoscaler-policy"); len(p.Versions) != 1 || p.Versions[0].PolicyDocument != old {
+		t.Errorf("the differing policy was changed: %+v", p)
+	}
+	if got := f.emu.RAMAttachedPolicies("ecs-bandwidth-autoscaler"); len(got) != 0 {
+		t.Errorf("the differing policy was attached: %v", got)
+	}
+	code, out, errw = f.run("rbac", "-deploy", deploy, "-create", "-force")
+	if code != 0 || !strings.Contains(out, "role ecs-bandwidth-autoscaler: unchanged") || !strings.Contains(out, "policy ecs-bandwidth-autoscaler-policy: new default version v2") || !strings.Contains(out, ": attached") {
+		t.Fatalf("-create -force: %d %q %q", code, out, errw)
+	}
+	perms, _ := os.ReadFile(filepath.Join(deploy, "ram-policy.json"))
+	if p, _ := f.emu.RAMPolicy("ecs-bandwidth-autoscaler-policy"); p.DefaultVersion != "v2" || len(p.Versions) != 2 || p.Versions[1].PolicyDocument != string(perms) {
+		t.Errorf("policy after -force %+v", p)
+	}
+	if code, out, _ := f.run("rbac", "-deploy", deploy, "-create"); code != 0 || strings.Count(out, "unchanged") != 3 {
+		t.Errorf("-create after -force: %d %q", code, out)
+	}
+	// A refusal names the RAM permission the operator lacks.
+	f.emu.Inject(emulator.Fault{Action: "GetRole", Code: "NoPermission", HTTPStatus: 403, Count: 1})
+	if code, _, errw := f.run("rbac", "-deploy", deploy, "-create"); code != 1 || !strings.HasPrefix(errw, "bwctl: permission missing: grant ram:GetRole") {
+		t.Errorf("no permission: %d %q", code, errw)
+	}
+}

@@ -32,7 +32,8 @@ commands:
                                       the CloudMonitor alarm rules the policy needs
   invoke [-event FILE] [-instances FILE] [-binary FILE]
                                       run the built function under the local FC runtime
-  rbac [-create] [-role NAME]         the RAM role the function needs
+  rbac [-create [-force]] [-role NAME]
+                                      the RAM role the function needs (-create: make it through the RAM API)
 `
 
 func main() {
