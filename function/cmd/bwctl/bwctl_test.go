@@ -387,6 +387,23 @@ func TestRBACCreateWithADifferingPolicy(t *testing.T) {
 	if code, out, _ := f.run("rbac", "-deploy", deploy, "-create"); code != 0 || strings.Count(out, "unchanged") != 3 {
 		t.Errorf("-create after -force: %d %q", code, out)
 	}
+	// A trust policy that differs (here: another deploy folder's) is
+	// reported and left alone; -force replaces it.
+	other := t.TempDir()
+	perms, _ = os.ReadFile(filepath.Join(deploy, "ram-policy.json"))
+	otherTrust := `{"Version":"1","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Principal":{"Service":["fc.aliyuncs.com","ecs.aliyuncs.com"]}}]}`
+	if os.WriteFile(filepath.Join(other, "ram-policy.json"), perms, 0o644) != nil || os.WriteFile(filepath.Join(other, "trust-policy.json"), []byte(otherTrust), 0o644) != nil {
+		t.Fatal("writing the other deploy folder")
+	}
+	if code, out, _ := f.run("rbac", "-deploy", other, "-create"); code != 1 || !strings.Contains(out, "role ecs-bandwidth-autoscaler: differs: its trust policy is") {
+		t.Errorf("-create with another trust policy: %d %q", code, out)
+	}
+	if code, out, _ := f.run("rbac", "-deploy", other, "-create", "-force"); code != 0 || !strings.Contains(out, "role ecs-bandwidth-autoscaler: trust policy replaced (-force)") {
+		t.Errorf("-create -force with another trust policy: %d %q", code, out)
+	}
+	if r, _ := f.emu.RAMRole("ecs-bandwidth-autoscaler"); r.AssumeRolePolicyDocument != otherTrust {
+		t.Errorf("trust policy after -force: %s", r.AssumeRolePolicyDocument)
+	}
 	// A refusal names the RAM permission the operator lacks.
 	f.emu.Inject(emulator.Fault{Action: "GetRole", Code: "NoPermission", HTTPStatus: 403, Count: 1})
 	if code, _, errw := f.run("rbac", "-deploy", deploy, "-create"); code != 1 || !strings.HasPrefix(errw, "bwctl: permission missing: grant ram:GetRole") {
