@@ -24,6 +24,15 @@ const (
 	DownTimes = 5 // consecutive periods before the recovery alarm
 )
 
+// An EIP-bound VPC instance's rules watch its EIP instead, with the same
+// thresholds: namespace acs_vpc_eip, whose instanceId dimension is the EIP's
+// allocation ID, and the EIP's usage metric (the name the function's alarm
+// decoder reads; see alarm.MetricEIPOutRatePercent for the assumption).
+const (
+	EIPNamespace = "acs_vpc_eip"
+	EIPMetric    = alarm.MetricEIPOutRatePercent
+)
+
 // Rule is one threshold rule on Metric.
 type Rule struct {
 	Suffix     string  // "up" or "down": part of the rule's id and name

@@ -98,7 +98,7 @@ var commonErrors = []CodeInfo{
 // lookupCode returns the first row for code whose status is status (any
 // status when status is 0).
 func lookupCode(code string, status int) (CodeInfo, bool) {
-	for _, table := range [][]CodeInfo{SeedErrors, commonErrors, cmsErrors, vpcErrors} {
+	for _, table := range [][]CodeInfo{SeedErrors, commonErrors, cmsErrors, vpcErrors, ramErrors} {
 		for _, row := range table {
 			if row.Code == code && (status == 0 || row.Status == status) {
 				return row, true

@@ -34,7 +34,7 @@ var actions = map[string]actionFunc{
 }
 
 // ServeHTTP answers the ECS API and, for requests of Version 2019-01-01,
-// the CloudMonitor API at "/"; read-only views of the state at
+// 2016-04-28 and 2015-05-01, the CloudMonitor, VPC and RAM APIs at "/"; read-only views of the state at
 // /_emulator/orders, /_emulator/requests and /_emulator/instances; and
 // POST /_emulator/demand {"instanceId":...,"mbps":...} to set a demand.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -58,6 +58,8 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, requestID stri
 		product = "Cms"
 	case vpcVersion:
 		product = "Vpc"
+	case ramVersion:
+		product = "Ram"
 	}
 	fail := func(e *apiError) (int, string) {
 		writeError(w, requestID, e, product)
@@ -76,13 +78,15 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, requestID stri
 		table = cmsActions
 	case "Vpc":
 		table = vpcActions
+	case "Ram":
+		table = ramActions
 	}
 	run, ok := table[action]
 	if !ok {
 		return fail(errCode("InvalidAction.NotFound"))
 	}
 	if product == "Ecs" && version != apiVersion {
-		return fail(errCodef("InvalidVersion", "Specified parameter Version %q is not valid; this endpoint serves %s (ECS), %s (CloudMonitor) and %s (VPC).", version, apiVersion, cmsVersion, vpcVersion))
+		return fail(errCodef("InvalidVersion", "Specified parameter Version %q is not valid; this endpoint serves %s (ECS), %s (CloudMonitor), %s (VPC) and %s (RAM).", version, apiVersion, cmsVersion, vpcVersion, ramVersion))
 	}
 	if e := s.authenticate(r.Method, params); e != nil {
 		return fail(e)
@@ -208,6 +212,8 @@ func writeError(w http.ResponseWriter, requestID string, e *apiError, product st
 		host = cmsHostID
 	case "Vpc":
 		host = vpcHostID
+	case "Ram":
+		host = ramHostID
 	}
 	body := map[string]any{
 		"RequestId": requestID,

@@ -43,14 +43,30 @@ type Options struct {
 	// Period and PublishDelay shorten CloudMonitor's datapoints (60 s, a
 	// minute late) so that a local run sees readings within seconds.
 	Period, PublishDelay time.Duration
+	// External, when set, points the function at running APIs (another
+	// emulator, or Alibaba Cloud) instead of an in-process emulator:
+	// Sandbox.ECS is nil then, and Instances, Lock, Period and PublishDelay
+	// are unused.
+	External *External
+	// Region is the invocations' region; "" means cn-hangzhou.
+	Region string
+}
+
+// External is where an External sandbox's function calls, and with what.
+type External struct {
+	// ECS is ECS_ENDPOINT (required); CMS and VPC are CMS_ENDPOINT and
+	// VPC_ENDPOINT, "" leaving them unset (the function's regional default).
+	ECS, CMS, VPC string
+	// Credentials are handed to every invocation as the role's.
+	Credentials fcruntime.Credentials
 }
 
 // Sandbox is a running local Function Compute with its ECS emulator.
 type Sandbox struct {
-	ECS         *emulator.Server
+	ECS         *emulator.Server // nil with Options.External
 	Runtime     *fcruntime.Server
 	Credentials fcruntime.Credentials // the STS credentials handed to every invocation
-	Endpoint    string
+	Endpoint    string                // the ECS endpoint the function calls
 
 	opts   Options
 	srv    *http.Server
@@ -65,6 +81,20 @@ func Start(ctx context.Context, opts Options) (*Sandbox, error) {
 	}
 	if opts.Timeout <= 0 {
 		opts.Timeout = 30 * time.Second
+	}
+	if opts.Region == "" {
+		opts.Region = "cn-hangzhou"
+	}
+	if x := opts.External; x != nil {
+		if x.ECS == "" {
+			return nil, fmt.Errorf("sandbox: External needs the ECS endpoint")
+		}
+		sb := &Sandbox{opts: opts, Credentials: x.Credentials, Endpoint: x.ECS}
+		if err := sb.startRuntime(ctx); err != nil {
+			sb.Close()
+			return nil, err
+		}
+		return sb, nil
 	}
 	sb := &Sandbox{opts: opts, Credentials: fcruntime.Credentials{
 		AccessKeyID: "STS." + randomHex(8), AccessKeySecret: randomHex(16), SecurityToken: "CAIS" + randomHex(24),
@@ -85,24 +115,28 @@ func Start(ctx context.Context, opts Options) (*Sandbox, error) {
 	sb.srv = &http.Server{Handler: sb.ECS, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = sb.srv.Serve(ln) }()
 	sb.Endpoint = "http://" + ln.Addr().String()
-
-	if sb.Runtime, err = fcruntime.NewServer(); err != nil {
-		sb.Close()
-		return nil, fmt.Errorf("sandbox: starting the runtime API: %w", err)
-	}
-	if len(opts.Policy) > 0 {
-		doc, err := bundledPolicy(opts.Binary, opts.Policy)
-		if err != nil {
-			sb.Close()
-			return nil, err
-		}
-		sb.opts.Env = append([]string{"POLICY=" + doc}, opts.Env...)
-	}
-	if err := sb.startProcesses(ctx); err != nil {
+	if err := sb.startRuntime(ctx); err != nil {
 		sb.Close()
 		return nil, err
 	}
 	return sb, nil
+}
+
+// startRuntime starts the runtime API and the function processes.
+func (sb *Sandbox) startRuntime(ctx context.Context) error {
+	opts := sb.opts
+	var err error
+	if sb.Runtime, err = fcruntime.NewServer(); err != nil {
+		return fmt.Errorf("sandbox: starting the runtime API: %w", err)
+	}
+	if len(opts.Policy) > 0 {
+		doc, err := bundledPolicy(opts.Binary, opts.Policy)
+		if err != nil {
+			return err
+		}
+		sb.opts.Env = append([]string{"POLICY=" + doc}, opts.Env...)
+	}
+	return sb.startProcesses(ctx)
 }
 
 // bundledPolicy is the policy.yaml beside binary with overrides applied.
@@ -125,7 +159,16 @@ func bundledPolicy(binary string, overrides map[string]any) (string, error) {
 }
 
 func (sb *Sandbox) startProcesses(ctx context.Context) error {
-	env := append([]string{"ECS_ENDPOINT=" + sb.Endpoint, "CMS_ENDPOINT=" + sb.Endpoint, "PATH=" + os.Getenv("PATH")}, sb.opts.Env...)
+	env := []string{"ECS_ENDPOINT=" + sb.Endpoint, "CMS_ENDPOINT=" + sb.Endpoint, "VPC_ENDPOINT=" + sb.Endpoint}
+	if x := sb.opts.External; x != nil {
+		env = []string{"ECS_ENDPOINT=" + x.ECS}
+		for _, v := range [][2]string{{"CMS_ENDPOINT", x.CMS}, {"VPC_ENDPOINT", x.VPC}} {
+			if v[1] != "" {
+				env = append(env, v[0]+"="+v[1])
+			}
+		}
+	}
+	env = append(append(env, "PATH="+os.Getenv("PATH")), sb.opts.Env...)
 	if sb.opts.HTTPToken != "" {
 		env = append(env, "HTTP_TOKEN="+sb.opts.HTTPToken)
 	}
@@ -179,7 +222,7 @@ type Result struct {
 // Invoke delivers one payload as FC would and decodes the answer.
 func (sb *Sandbox) Invoke(ctx context.Context, payload []byte) (Result, error) {
 	res, err := sb.Runtime.Invoke(ctx, fcruntime.Invocation{
-		Payload: payload, Credentials: sb.Credentials, Region: "cn-hangzhou", AccountID: "1234567890123456",
+		Payload: payload, Credentials: sb.Credentials, Region: sb.opts.Region, AccountID: "1234567890123456",
 		FunctionName: "ecs-bandwidth-autoscaler", Timeout: sb.opts.Timeout,
 	})
 	if err != nil {

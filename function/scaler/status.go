@@ -13,6 +13,7 @@ import (
 	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/decide"
 	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/ecsapi"
 	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/state"
+	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/vpcapi"
 )
 
 // Status is one selected instance as an operator sees it: what ECS and
@@ -25,6 +26,10 @@ type Status struct {
 	Cap                int    `json:"cap"` // Mbit/s in force now
 	InstanceChargeType string `json:"instanceChargeType,omitempty"`
 	InternetChargeType string `json:"internetChargeType,omitempty"`
+	// EIPAllocationID is set for an EIP-bound VPC instance: then Cap, the
+	// billing, the rate and the record are its EIP's.
+	EIPAllocationID string `json:"eipAllocationId,omitempty"`
+	EIPAddress      string `json:"eipAddress,omitempty"`
 	// RateMbps is the newest CloudMonitor datapoint's average; nil when
 	// CloudMonitor had none.
 	RateMbps     *float64   `json:"rateMbps,omitempty"`
@@ -79,7 +84,8 @@ var ErrReadOnly = errors.New("scaler: status is read-only")
 // regions are returned with it.
 func (e *Engine) Status(ctx context.Context, connect Connect, defaultRegion string) ([]Status, error) {
 	dry := &Engine{Policy: e.Policy, Clock: e.Clock, DryRun: true}
-	rec := &recorder{instances: map[string]ecsapi.Instance{}, points: map[string]cmsapi.Point{}}
+	rec := &recorder{instances: map[string]ecsapi.Instance{}, points: map[string]cmsapi.Point{},
+		eips: map[string]vpcapi.EIP{}, eipPoints: map[string]cmsapi.Point{}}
 	results, runErr := dry.Run(ctx, &alarm.Delivery{Kind: alarm.KindReconcile, Source: "status"}, rec.wrap(connect), defaultRegion)
 	now := dry.now()
 	out := make([]Status, 0, len(results))
@@ -94,7 +100,7 @@ func (e *Engine) Status(ctx context.Context, connect Connect, defaultRegion stri
 			errs = append(errs, fmt.Errorf("region %s: %w", r.Region, err))
 			continue
 		}
-		out = append(out, e.join(in, rec.point(in.ID), r, now))
+		out = append(out, e.join(rec.view(in), r, now))
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		if out[i].Region != out[j].Region {
@@ -111,7 +117,18 @@ func (e *Engine) Status(ctx context.Context, connect Connect, defaultRegion stri
 	return out, nil
 }
 
-func (e *Engine) join(in ecsapi.Instance, pt *cmsapi.Point, r Result, now time.Time) Status {
+// statusView is an instance as its status row shows it: an EIP-bound VPC
+// instance with its EIP's cap, billing, traffic and tags (as the engine
+// decides on them).
+type statusView struct {
+	in   ecsapi.Instance
+	eip  *vpcapi.EIP
+	pt   *cmsapi.Point
+	tags map[string]string
+}
+
+func (e *Engine) join(v statusView, r Result, now time.Time) Status {
+	in, pt := v.in, v.pt
 	s := Status{
 		InstanceID: in.ID, Region: in.Region, InstanceStatus: in.Status, Cap: in.BandwidthOut,
 		InstanceChargeType: in.InstanceChargeType, InternetChargeType: in.InternetChargeType,
@@ -121,16 +138,20 @@ func (e *Engine) join(in ecsapi.Instance, pt *cmsapi.Point, r Result, now time.T
 	if s.Region == "" {
 		s.Region = r.Region
 	}
+	if eip := v.eip; eip != nil {
+		s.EIPAllocationID, s.EIPAddress, s.Cap = eip.AllocationID, eip.IPAddress, eip.Bandwidth
+		s.InstanceChargeType, s.InternetChargeType = eip.ChargeType, eip.InternetChargeType
+	}
 	if pt != nil {
 		mbps := round(pt.Average/1e6, 3)
 		at := pt.Start.Add(pt.Period).UTC()
 		s.RateMbps, s.RateAt = &mbps, &at
-		if in.BandwidthOut > 0 {
-			pct := round(100*pt.Average/1e6/float64(in.BandwidthOut), 1)
+		if s.Cap > 0 {
+			pct := round(100*pt.Average/1e6/float64(s.Cap), 1)
 			s.UsagePercent = &pct
 		}
 	}
-	rec, err := state.Decode(in.Tags)
+	rec, err := state.Decode(v.tags)
 	if err != nil {
 		s.RecordError = err.Error()
 		return s
@@ -143,7 +164,7 @@ func (e *Engine) join(in ecsapi.Instance, pt *cmsapi.Point, r Result, now time.T
 		s.IncreasesToday = rec.Increases
 	}
 	if a := rec.Attempt; a != nil {
-		if in.BandwidthOut == a.To && a.To != rec.Cap {
+		if s.Cap == a.To && a.To != rec.Cap {
 			since, from = a.At, rec.Cap // taken effect, not folded yet
 			if a.To > rec.Cap && decide.Day(a.At) == decide.Day(now) {
 				if rec.Day != decide.Day(now) {
@@ -193,7 +214,32 @@ type recorder struct {
 	mu        sync.Mutex
 	instances map[string]ecsapi.Instance
 	points    map[string]cmsapi.Point // newest per instance
+	eips      map[string]vpcapi.EIP   // by allocation ID
+	eipPoints map[string]cmsapi.Point // newest per allocation ID (acs_vpc_eip)
 	failures  map[string]error        // region -> first read error
+}
+
+// view is in as the engine saw it: an EIP-bound VPC instance (as the
+// engine tells one) whose EIP was read shows the EIP's cap, traffic and
+// record.
+func (r *recorder) view(in ecsapi.Instance) statusView {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	v := statusView{in: in, tags: in.Tags}
+	if p, ok := r.points[in.ID]; ok {
+		v.pt = &p
+	}
+	if in.EIPAllocationID == "" || in.NetworkType == decide.NetworkClassic {
+		return v
+	}
+	v.pt = nil // the instance's own metric measures a cap it does not have
+	if p, ok := r.eipPoints[in.EIPAllocationID]; ok {
+		v.pt = &p
+	}
+	if eip, ok := r.eips[in.EIPAllocationID]; ok {
+		v.eip, v.tags = &eip, eip.Tags
+	}
+	return v
 }
 
 func (r *recorder) wrap(connect Connect) Connect {
@@ -205,7 +251,14 @@ func (r *recorder) wrap(connect Connect) Connect {
 		}
 		out := Clients{ECS: &recordECS{ECS: c.ECS, r: r, region: region}}
 		if c.Metrics != nil {
-			out.Metrics = &recordMetrics{Metrics: c.Metrics, r: r}
+			m := &recordMetrics{Metrics: c.Metrics, r: r}
+			out.Metrics = m
+			if nm, ok := c.Metrics.(NamespaceMetrics); ok {
+				out.Metrics = &recordNamespaceMetrics{recordMetrics: m, ns: nm}
+			}
+		}
+		if c.VPC != nil {
+			out.VPC = &recordVPC{VPC: c.VPC, r: r}
 		}
 		return out, nil
 	}
@@ -233,16 +286,6 @@ func (r *recorder) instance(id string) (ecsapi.Instance, bool) {
 	defer r.mu.Unlock()
 	in, ok := r.instances[id]
 	return in, ok
-}
-
-func (r *recorder) point(id string) *cmsapi.Point {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	p, ok := r.points[id]
-	if !ok {
-		return nil
-	}
-	return &p
 }
 
 func (r *recorder) found(region string, ins []ecsapi.Instance, err error) {
@@ -295,10 +338,60 @@ func (m *recordMetrics) Last(ctx context.Context, metric string, ids []string) (
 	pts, err := m.Metrics.Last(ctx, metric, ids)
 	m.r.mu.Lock()
 	defer m.r.mu.Unlock()
+	newest(m.r.points, pts)
+	return pts, err
+}
+
+// newest keeps the newest of pts per ID in into.
+func newest(into map[string]cmsapi.Point, pts []cmsapi.Point) {
 	for _, p := range pts {
-		if old, ok := m.r.points[p.InstanceID]; !ok || p.Start.After(old.Start) {
-			m.r.points[p.InstanceID] = p
+		if old, ok := into[p.InstanceID]; !ok || p.Start.After(old.Start) {
+			into[p.InstanceID] = p
 		}
 	}
+}
+
+// recordNamespaceMetrics is recordMetrics with the acs_vpc_eip reads of a
+// client that has them; the EIP's points are kept by allocation ID.
+type recordNamespaceMetrics struct {
+	*recordMetrics
+	ns NamespaceMetrics
+}
+
+func (m *recordNamespaceMetrics) LastIn(ctx context.Context, namespace, metric string, ids []string) ([]cmsapi.Point, error) {
+	pts, err := m.ns.LastIn(ctx, namespace, metric, ids)
+	if namespace == cmsapi.NamespaceEIP {
+		m.r.mu.Lock()
+		defer m.r.mu.Unlock()
+		newest(m.r.eipPoints, pts)
+	}
 	return pts, err
+}
+
+func (m *recordNamespaceMetrics) ListIn(ctx context.Context, namespace, metric string, ids []string, start, end time.Time) ([]cmsapi.Point, error) {
+	return m.ns.ListIn(ctx, namespace, metric, ids, start, end)
+}
+
+// recordVPC keeps the EIPs a status run read, and refuses every write.
+type recordVPC struct {
+	VPC
+	r *recorder
+}
+
+func (c *recordVPC) DescribeEIPs(ctx context.Context, ids []string) ([]vpcapi.EIP, error) {
+	eips, err := c.VPC.DescribeEIPs(ctx, ids)
+	c.r.mu.Lock()
+	defer c.r.mu.Unlock()
+	for _, e := range eips {
+		c.r.eips[e.AllocationID] = e
+	}
+	return eips, err
+}
+
+func (c *recordVPC) ModifyBandwidth(context.Context, string, int) (vpcapi.ModifyResult, error) {
+	return vpcapi.ModifyResult{}, ErrReadOnly
+}
+
+func (c *recordVPC) WriteTags(context.Context, string, map[string]string) (string, error) {
+	return "", ErrReadOnly
 }

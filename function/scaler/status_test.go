@@ -67,3 +67,40 @@ func TestStatusAfterAChange(t *testing.T) {
 		}
 	}
 }
+
+// An EIP-bound instance's row is its EIP's: the EIP's bandwidth, billing,
+// traffic and record (on the EIP's tags), and status changes nothing.
+func TestStatusOfAnEIPBoundInstance(t *testing.T) {
+	e := newEnv(t, envOptions{}, eipInstance("i-a", 5, 80))
+	eng := e.engine()
+	e.clock.Advance(2 * time.Minute)
+	e.tick(eng)
+	if got := e.eipBandwidth("i-a"); got <= 5 {
+		t.Fatalf("EIP at %d after a saturated tick", got)
+	}
+	writes := e.calls("TagResources") + e.calls("ModifyEipAddressAttribute")
+	e.clock.Advance(2 * time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rows, err := eng.Status(ctx, e.connect, region)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := e.calls("TagResources") + e.calls("ModifyEipAddressAttribute"); n != writes {
+		t.Errorf("status made %d writes", n-writes)
+	}
+	if len(rows) != 1 {
+		t.Fatalf("rows %+v", rows)
+	}
+	a := rows[0]
+	if a.EIPAllocationID != "eip-i-a" || a.Cap != e.eipBandwidth("i-a") || a.InternetChargeType != "PayByBandwidth" || a.InstanceChargeType != "PostPaid" {
+		t.Errorf("row %+v, want the EIP's cap and billing", a)
+	}
+	if a.LastChange == nil || a.LastFrom != 5 || a.IncreasesToday != 1 {
+		t.Errorf("row %+v, want the EIP's record of the change from 5", a)
+	}
+	if a.RateMbps == nil || *a.RateMbps <= 1 || a.UsagePercent == nil {
+		t.Errorf("rate %v usage %v, want the EIP's newest datapoint", a.RateMbps, a.UsagePercent)
+	}
+	e.expect(1)
+}

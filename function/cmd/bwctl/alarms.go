@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/alarmrules"
 	"net/url"
 	"sort"
 	"strconv"
@@ -13,6 +12,8 @@ import (
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/cms"
 
+	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/alarmrules"
+	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/decide"
 	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/ecsapi"
 	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/openapi"
 )
@@ -20,10 +21,11 @@ import (
 // The rules bwctl owns carry this RuleId prefix; delete touches no other.
 const rulePrefix = "bwas-"
 
+// ruleNamespaces are where bwctl's rules live: the instances' and the EIPs'.
+var ruleNamespaces = []string{alarmrules.Namespace, alarmrules.EIPNamespace}
+
 const (
-	ruleNamespace = alarmrules.Namespace
-	ruleMetric    = alarmrules.Metric
-	rulePeriod    = "60"
+	rulePeriod = "60"
 	// ruleOptions: notify on OK too (NotSendOK false), so recovery reaches
 	// the function.
 	ruleOptions = `{"NotSendOK":false}`
@@ -42,12 +44,13 @@ type rule struct {
 	Statistics, Operator, Threshold  string
 	Times, Silence                   int
 	Period, Webhook, Options, Metric string
+	Namespace                        string
 }
 
 // fields are the compared fields, by name.
 func (r rule) fields() [][2]string {
 	return [][2]string{
-		{"RuleName", r.Name}, {"MetricName", r.Metric}, {"Resources", r.Resources}, {"Period", r.Period},
+		{"RuleName", r.Name}, {"Namespace", r.Namespace}, {"MetricName", r.Metric}, {"Resources", r.Resources}, {"Period", r.Period},
 		{"Statistics", r.Statistics}, {"ComparisonOperator", r.Operator}, {"Threshold", r.Threshold},
 		{"Times", strconv.Itoa(r.Times)}, {"SilenceTime", strconv.Itoa(r.Silence)}, {"Options", r.Options},
 	}
@@ -162,8 +165,8 @@ func (e *env) alarmsRegion(ctx context.Context, verb, region, hook string, dryRu
 		return 0, err
 	}
 	want := map[string]rule{}
-	for _, id := range instances {
-		for _, r := range e.wantRules(id, hook) {
+	for _, in := range instances {
+		for _, r := range e.wantRules(in, hook) {
 			want[r.ID] = r
 		}
 	}
@@ -223,16 +226,27 @@ func (e *env) alarmsRegion(ctx context.Context, verb, region, hook string, dryRu
 	return n, nil
 }
 
-// wantRules are the rules one instance needs (alarmrules.For).
-func (e *env) wantRules(instance, hook string) []rule {
-	base := rule{Instance: instance, Resources: fmt.Sprintf(`[{"instanceId":"%s"}]`, instance), Metric: ruleMetric,
+// wantRules are the rules one instance needs (alarmrules.For): on its own
+// metric, or for an EIP-bound VPC instance (as the engine tells one) on its
+// EIP's, dimension instanceId = the allocation ID. The RuleId names the
+// instance either way.
+func (e *env) wantRules(in ecsapi.Instance, hook string) []rule {
+	instance := in.ID
+	base := rule{Instance: instance, Resources: fmt.Sprintf(`[{"instanceId":"%s"}]`, instance),
+		Namespace: alarmrules.Namespace, Metric: alarmrules.Metric,
 		Statistics: alarmrules.Statistic, Period: rulePeriod, Silence: alarmrules.Silence, Webhook: hook, Options: ruleOptions}
+	label := instance
+	if in.EIPAllocationID != "" && in.NetworkType != decide.NetworkClassic {
+		base.Resources = fmt.Sprintf(`[{"instanceId":"%s"}]`, in.EIPAllocationID)
+		base.Namespace, base.Metric = alarmrules.EIPNamespace, alarmrules.EIPMetric
+		label = instance + " (EIP " + in.EIPAllocationID + ")"
+	}
 	operators := map[string]string{">=": "GreaterThanOrEqualToThreshold", "<": "LessThanThreshold"}
 	names := map[string]string{"up": "saturated", "down": "recovered"}
 	var out []rule
 	for _, w := range alarmrules.For(e.policy) {
 		r := base
-		r.ID, r.Name = rulePrefix+instance+"-"+w.Suffix, "bandwidth-autoscaler "+instance+" "+names[w.Suffix]
+		r.ID, r.Name = rulePrefix+instance+"-"+w.Suffix, "bandwidth-autoscaler "+label+" "+names[w.Suffix]
 		r.Operator, r.Threshold, r.Times = operators[w.Comparison], formatPercent(w.Threshold), w.Times
 		out = append(out, r)
 	}
@@ -241,16 +255,17 @@ func (e *env) wantRules(instance, hook string) []rule {
 
 func formatPercent(p float64) string { return strconv.FormatFloat(p, 'f', -1, 64) }
 
-// selected lists the instances the policy selects in the client's region.
-func (e *env) selected(ctx context.Context, c *ecsapi.Client) ([]string, error) {
-	found := map[string]bool{}
+// selected lists the instances the policy selects in the client's region,
+// by ID.
+func (e *env) selected(ctx context.Context, c *ecsapi.Client) ([]ecsapi.Instance, error) {
+	found := map[string]ecsapi.Instance{}
 	if ids := e.policy.Instances.IDs; len(ids) > 0 {
 		ins, err := c.DescribeInstances(ctx, ids)
 		if err != nil {
 			return nil, err
 		}
 		for _, in := range ins {
-			found[in.ID] = true
+			found[in.ID] = in
 		}
 	}
 	if tag := e.policy.Instances.Tag; tag != nil {
@@ -259,37 +274,47 @@ func (e *env) selected(ctx context.Context, c *ecsapi.Client) ([]string, error) 
 			return nil, err
 		}
 		for _, in := range ins {
-			found[in.ID] = true
+			found[in.ID] = in
 		}
 	}
-	out := make([]string, 0, len(found))
-	for id := range found {
-		out = append(out, id)
+	out := make([]ecsapi.Instance, 0, len(found))
+	for _, in := range found {
+		out = append(out, in)
 	}
-	sort.Strings(out)
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out, nil
 }
 
-// listRules returns the rules bwctl owns (RuleId prefix bwas-), by RuleId.
+// listRules returns the rules bwctl owns (RuleId prefix bwas-) in
+// ruleNamespaces, by RuleId.
 func listRules(ctx context.Context, api *openapi.Client[*cms.Client]) (map[string]rule, error) {
 	out := map[string]rule{}
+	for _, ns := range ruleNamespaces {
+		if err := listRulesIn(ctx, api, ns, out); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func listRulesIn(ctx context.Context, api *openapi.Client[*cms.Client], namespace string, out map[string]rule) error {
 	for page := 1; page <= 100; page++ {
 		req := cms.CreateDescribeMetricRuleListRequest()
-		req.Namespace, req.Page, req.PageSize = ruleNamespace, requests.NewInteger(page), requests.NewInteger(100)
+		req.Namespace, req.Page, req.PageSize = namespace, requests.NewInteger(page), requests.NewInteger(100)
 		var resp *cms.DescribeMetricRuleListResponse
-		_, err := api.Call(ctx, "DescribeMetricRuleList", ruleNamespace, req, func(c *cms.Client) (err error) {
+		_, err := api.Call(ctx, "DescribeMetricRuleList", namespace, req, func(c *cms.Client) (err error) {
 			resp, err = c.DescribeMetricRuleList(req)
 			return err
 		})
 		if err != nil {
-			return nil, err
+			return err
 		}
 		for _, a := range resp.Alarms.Alarm {
 			if !strings.HasPrefix(a.RuleId, rulePrefix) {
 				continue
 			}
 			c := a.Escalations.Critical
-			out[a.RuleId] = rule{ID: a.RuleId, Name: a.RuleName, Resources: a.Resources, Metric: a.MetricName,
+			out[a.RuleId] = rule{ID: a.RuleId, Name: a.RuleName, Resources: a.Resources, Metric: a.MetricName, Namespace: a.Namespace,
 				Statistics: c.Statistics, Operator: c.ComparisonOperator, Threshold: c.Threshold, Times: c.Times,
 				Silence: a.SilenceTime, Period: a.Period, Webhook: a.Webhook, Options: a.Options}
 		}
@@ -298,12 +323,12 @@ func listRules(ctx context.Context, api *openapi.Client[*cms.Client]) (map[strin
 			break
 		}
 	}
-	return out, nil
+	return nil
 }
 
 func putRule(ctx context.Context, api *openapi.Client[*cms.Client], r rule) error {
 	req := cms.CreatePutResourceMetricRuleRequest()
-	req.RuleId, req.RuleName, req.Namespace, req.MetricName, req.Resources = r.ID, r.Name, ruleNamespace, r.Metric, r.Resources
+	req.RuleId, req.RuleName, req.Namespace, req.MetricName, req.Resources = r.ID, r.Name, r.Namespace, r.Metric, r.Resources
 	req.Period, req.Webhook, req.Options, req.SilenceTime = r.Period, r.Webhook, r.Options, requests.NewInteger(r.Silence)
 	req.EscalationsCriticalStatistics, req.EscalationsCriticalComparisonOperator = r.Statistics, r.Operator
 	req.EscalationsCriticalThreshold, req.EscalationsCriticalTimes = r.Threshold, requests.NewInteger(r.Times)

@@ -46,6 +46,9 @@ func ramAction(op string) string {
 	if slices.Contains(ecsapi.Actions, op) {
 		return "ecs:" + op
 	}
+	if slices.Contains(ramActions, op) {
+		return "ram:" + op
+	}
 	switch op {
 	case "DescribeMetricLast", "DescribeMetricList":
 		return "cms:" + strings.Replace(op, "Describe", "Query", 1)

@@ -3,7 +3,8 @@
 // a local invocation of the built function (invoke) and the RAM role it runs
 // with (rbac). Credentials come from the standard Alibaba Cloud chain: the
 // ALIBABA_CLOUD_* variables, else the aliyun CLI's current profile.
-// ECS_ENDPOINT and CMS_ENDPOINT point it elsewhere (the emulator).
+// ECS_ENDPOINT, CMS_ENDPOINT, VPC_ENDPOINT and RAM_ENDPOINT point it
+// elsewhere (the emulator).
 package main
 
 import (
@@ -20,6 +21,7 @@ import (
 	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/ecsapi"
 	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/policy"
 	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/scaler"
+	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/vpcapi"
 )
 
 const usage = `usage: bwctl [-policy FILE] [-region REGION] COMMAND [flags]
@@ -30,7 +32,8 @@ commands:
                                       the CloudMonitor alarm rules the policy needs
   invoke [-event FILE] [-instances FILE] [-binary FILE]
                                       run the built function under the local FC runtime
-  rbac [-create] [-role NAME]         the RAM role the function needs
+  rbac [-create [-force]] [-role NAME]
+                                      the RAM role the function needs (-create: make it through the RAM API)
 `
 
 func main() {
@@ -150,7 +153,12 @@ func (e *env) connect(region string) (scaler.Clients, error) {
 	if err != nil {
 		return scaler.Clients{}, err
 	}
-	return scaler.Clients{ECS: ecs, Metrics: cms}, nil
+	// EIP-bound VPC instances: their cap, billing and record are the EIP's.
+	vpc, err := vpcapi.New(vpcapi.Config{Region: region, Endpoint: e.getenv("VPC_ENDPOINT"), Credentials: e.creds, Retry: e.retry})
+	if err != nil {
+		return scaler.Clients{}, err
+	}
+	return scaler.Clients{ECS: ecs, Metrics: cms, VPC: vpc}, nil
 }
 
 func firstNonEmpty(vs ...string) string {

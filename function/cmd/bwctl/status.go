@@ -70,8 +70,12 @@ func printStatus(out interface{ Write([]byte) (int, error) }, rows []scaler.Stat
 		if len(r.Next.Warnings) > 0 {
 			why += " [" + strings.Join(r.Next.Warnings, "; ") + "]"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d Mbit/s\t%s/%s\t%s\t%s\t%s\t%d/%d\t%s\t%s\t%s\t%s\n",
-			r.InstanceID, r.Region, r.Cap, r.InstanceChargeType, r.InternetChargeType, rate, last,
+		capText := fmt.Sprintf("%d Mbit/s", r.Cap)
+		if r.EIPAllocationID != "" {
+			capText += " (EIP " + r.EIPAllocationID + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s/%s\t%s\t%s\t%s\t%d/%d\t%s\t%s\t%s\t%s\n",
+			r.InstanceID, r.Region, capText, r.InstanceChargeType, r.InternetChargeType, rate, last,
 			until(r.CooldownUntil, now), r.Downgrades, r.DowngradeQuota, until(r.TemporaryUntil, now), until(r.ManualUntil, now), next, why)
 	}
 	tw.Flush()
