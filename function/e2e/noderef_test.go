@@ -85,10 +85,10 @@ func BenchmarkNodeRef(b *testing.B) {
 		b.Fatalf("node %s: %v\n%s", script, err, stderr.Bytes())
 	}
 	var rep struct {
-		Iterations                    int
+		Iterations                     int
 		CPUUserMicros, CPUSystemMicros float64
-		WallMicros                    float64
-		Node, PopCore                 string
+		WallMicros                     float64
+		Node, PopCore                  string
 	}
 	if err := json.Unmarshal(bytes.TrimSpace(out), &rep); err != nil {
 		b.Fatalf("ref.js printed %q: %v", out, err)
