@@ -207,3 +207,12 @@ func TestLastLine(t *testing.T) {
 		}
 	}
 }
+
+func TestInstallNodeRefWithoutNode(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	modules, cleanup, why := installNodeRef(t.TempDir(), &strings.Builder{})
+	defer cleanup()
+	if modules != "" || why != "node not found" {
+		t.Errorf("installNodeRef = %q, %q; want a skip: node not found", modules, why)
+	}
+}
