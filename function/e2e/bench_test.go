@@ -121,8 +121,8 @@ func warm(tb testing.TB, sb *sandbox.Sandbox, tpl map[string]any, started int) {
 }
 
 // ecsCalls counts the emulator's requests by action, from index from on.
-func ecsCalls(sb *sandbox.Sandbox, from int) (map[string]int, int) {
-	reqs := sb.ECS.Requests()
+func ecsCalls(ecs *emulator.Server, from int) (map[string]int, int) {
+	reqs := ecs.Requests()
 	calls := map[string]int{}
 	for _, r := range reqs[from:] {
 		calls[r.Action]++
@@ -186,9 +186,14 @@ func BenchmarkAlarm(b *testing.B) {
 				started++
 			}
 			warm(b, sb, tpl, started)
-			_, from := ecsCalls(sb, 0)
+			_, from := ecsCalls(sb.ECS, 0)
 			latencies := make([]time.Duration, 0, b.N)
 			results := make([]sandbox.Result, 0, b.N)
+			proc := sb.Processes()[len(sb.Processes())-1] // the one serving: a restart replaces it
+			cpuBefore, err := processCPU(proc.Pid())
+			if err != nil {
+				b.Fatal(err)
+			}
 			b.ResetTimer()
 			for _, p := range payloads {
 				begin := time.Now()
@@ -196,10 +201,14 @@ func BenchmarkAlarm(b *testing.B) {
 				latencies = append(latencies, time.Since(begin))
 			}
 			b.StopTimer()
+			cpuAfter, err := processCPU(proc.Pid())
+			if err != nil {
+				b.Fatal(err)
+			}
 			for _, res := range results {
 				one(b, res, bc.want)
 			}
-			calls, to := ecsCalls(sb, from)
+			calls, to := ecsCalls(sb.ECS, from)
 			slices.Sort(latencies)
 			b.ReportMetric(percentile(latencies, 50), "p50-ms")
 			b.ReportMetric(percentile(latencies, 99), "p99-ms")
@@ -207,6 +216,17 @@ func BenchmarkAlarm(b *testing.B) {
 			b.ReportMetric(float64(calls["DescribeInstances"])/float64(b.N), "describe/alarm")
 			b.ReportMetric(float64(calls["ModifyInstanceNetworkSpec"])/float64(b.N), "modify/alarm")
 			b.ReportMetric(float64(calls["TagResources"])/float64(b.N), "tag/alarm")
+			cms := 0
+			for action, n := range calls {
+				if strings.HasPrefix(action, "DescribeMetric") {
+					cms += n
+				}
+			}
+			b.ReportMetric(float64(cms)/float64(b.N), "cms/alarm")
+			// The function process's own CPU (user and system, every thread),
+			// apart from the emulator and the runtime API; function/cmd/benchreport
+			// compares the change's with BenchmarkNodeRef.
+			b.ReportMetric(float64(cpuAfter-cpuBefore)/float64(time.Millisecond)/float64(b.N), "fn-cpu-ms/alarm")
 			scaled := 0
 			if bc.want == "scaled" || bc.first {
 				scaled = b.N
@@ -244,7 +264,7 @@ func (st storm) run(tb testing.TB) stormStats {
 	defer sb.Close()
 	warm(tb, sb, tpl, st.processes)
 	payloads := stormPayloads(tb, tpl, instances, st)
-	_, from := ecsCalls(sb, 0)
+	_, from := ecsCalls(sb.ECS, 0)
 	cpuBefore := processesCPU(tb, sb)
 	if b, ok := tb.(*testing.B); ok {
 		b.StartTimer()
@@ -264,7 +284,7 @@ func (st storm) run(tb testing.TB) stormStats {
 		}
 		stats.peakRSS = max(stats.peakRSS, rss)
 	}
-	_, to := ecsCalls(sb, from)
+	_, to := ecsCalls(sb.ECS, from)
 	stats.ecsCalls, stats.scaled = to-from, counts["scaled"]
 	checkStormMoney(tb, sb, instances)
 	if n := counts["failed"] + counts["deferred"] + counts["ignored"] + counts["skipped"]; n > 0 {

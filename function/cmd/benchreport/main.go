@@ -8,7 +8,9 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"debug/elf"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -20,6 +22,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -84,6 +87,18 @@ func run(stdout, stderr io.Writer, binary, floor string, strict, verbose bool) e
 		bench{key: "e2e", pkg: "./function/e2e", pattern: "^BenchmarkAlarm$", benchtime: "200x"},
 		bench{key: "storm", pkg: "./function/e2e", pattern: "^BenchmarkStorm$", benchtime: "1x"},
 	)
+	// The Node.js reference needs node and an npm install; without them its
+	// row says why it was skipped.
+	skipped := map[string]string{}
+	modules, cleanup, why := installNodeRef(root, stderr)
+	defer cleanup()
+	if why != "" {
+		skipped["noderef"] = why
+		fmt.Fprintln(stderr, "BenchmarkNodeRef skipped:", why)
+	} else {
+		runs = append(runs, bench{key: "noderef", pkg: "./function/e2e", pattern: "^BenchmarkNodeRef$", benchtime: "200x",
+			env: []string{"NODEREF_MODULES=" + modules}})
+	}
 	res := results{}
 	broken := map[string]bool{}
 	var failed []string
@@ -109,7 +124,7 @@ func run(stdout, stderr io.Writer, binary, floor string, strict, verbose bool) e
 		res[b.key] = parse(out)
 	}
 
-	rows := table(res, broken, binary)
+	rows := table(res, broken, skipped, binary)
 	fmt.Fprintf(stdout, "\nMachine: %d CPUs (%s), %s/%s, %s\n", runtime.NumCPU(), cpuModel(), runtime.GOOS, runtime.GOARCH, runtime.Version())
 	fmt.Fprintf(stdout, "Reproduce: make bench  (go run ./function/cmd/benchreport -binary %s -floor %s)\n\n", rel(root, binary), rel(root, floor))
 	missed := printTable(stdout, rows)
@@ -163,9 +178,10 @@ func check(b bool) *bool { return &b }
 const missing = "not measured"
 
 // table compares res with the goals. A goal whose benchmark failed (broken)
-// counts as missed: a failed benchmark is a broken invariant, not a gap.
-func table(res results, broken map[string]bool, binary string) []row {
-	rows := goals(res, binary)
+// counts as missed: a failed benchmark is a broken invariant, not a gap. A
+// benchmark that could not run here (skipped: key → why) has no verdict.
+func table(res results, broken map[string]bool, skipped map[string]string, binary string) []row {
+	rows := goals(res, skipped, binary)
 	for i, r := range rows {
 		if r.measured == missing && r.goal != "" && brokenAny(broken, r.metric) {
 			rows[i].measured, rows[i].ok = "benchmark failed (output above)", check(false)
@@ -175,7 +191,7 @@ func table(res results, broken map[string]bool, binary string) []row {
 }
 
 // goals compares res with the goals, one row per metric.
-func goals(res results, binary string) []row {
+func goals(res results, skipped map[string]string, binary string) []row {
 	var rows []row
 	num := func(key, name, unit string, format string, scale float64) (string, float64, bool) {
 		v, ok := res.get(key, name, unit)
@@ -246,9 +262,12 @@ func goals(res results, binary string) []row {
 		got.tag, _ = res.get("e2e", name, "tag/alarm")
 		got.modify, _ = res.get("e2e", name, "modify/alarm")
 		total, _ := res.get("e2e", name, "ecs-calls/alarm")
-		m := fmt.Sprintf("%.2f (Describe %.2f, TagResources %.2f, Modify %.2f)", total, got.describe, got.tag, got.modify)
+		cms, _ := res.get("e2e", name, "cms/alarm")
+		m := fmt.Sprintf("%.2f (Describe %.2f, CloudMonitor %.2f, TagResources %.2f, Modify %.2f)", total, got.describe, cms, got.tag, got.modify)
 		rows = append(rows, row{"e2e " + c.what + ": ECS calls per alarm", m, c.goal, check(c.want(got))})
 	}
+
+	rows = append(rows, cpuPerScalingAlarm(res, skipped))
 
 	// The storm.
 	var peak float64
@@ -283,6 +302,93 @@ func goals(res results, binary string) []row {
 	return rows
 }
 
+const cpuMetric = "CPU per scaling alarm: function / Node pop-core Describe+Modify"
+
+// cpuPerScalingAlarm compares the function's CPU for an alarm that scales
+// (BenchmarkAlarm/change: one alarm per invocation, through the FC runtime
+// protocol) with a minimal Node.js function's for DescribeInstances +
+// ModifyInstanceNetworkSpec through @alicloud/pop-core (BenchmarkNodeRef), and
+// splits the function's by the other e2e cases: a redelivery to the same
+// process makes no API call (the runtime protocol, decoding, logging), a no-op
+// adds the reads (DescribeInstances, CloudMonitor), a change adds the writes
+// (the state tag, Modify).
+func cpuPerScalingAlarm(res results, skipped map[string]string) row {
+	r := row{metric: cpuMetric, measured: missing, goal: "≤ 1.0"}
+	fn, fnOK := res.get("e2e", "BenchmarkAlarm/change", "fn-cpu-ms/alarm")
+	if why, ok := skipped["noderef"]; ok {
+		r.measured = "skipped: " + why
+		if fnOK {
+			r.measured += fmt.Sprintf(" (function %.2f ms)", fn)
+		}
+		return r
+	}
+	node, nodeOK := res.get("noderef", "BenchmarkNodeRef", "cpu-ms/alarm")
+	if !fnOK || !nodeOK || node <= 0 {
+		return r
+	}
+	r.measured = fmt.Sprintf("%.2f / %.2f ms = %.2f", fn, node, fn/node)
+	noop, noopOK := res.get("e2e", "BenchmarkAlarm/noop", "fn-cpu-ms/alarm")
+	dup, dupOK := res.get("e2e", "BenchmarkAlarm/redelivery", "fn-cpu-ms/alarm")
+	if noopOK && dupOK {
+		r.measured += fmt.Sprintf(" (function: runtime protocol + decoding %.2f, Describe + CloudMonitor read %.2f, state tag + Modify %.2f)",
+			dup, noop-dup, fn-noop)
+	}
+	r.ok = check(fn/node <= 1.0)
+	return r
+}
+
+// installNodeRef installs noderef/package.json's pinned dependencies into a
+// temporary directory and returns its node_modules, or why it cannot.
+func installNodeRef(root string, log io.Writer) (modules string, cleanup func(), why string) {
+	cleanup = func() {}
+	for _, tool := range []string{"node", "npm"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			return "", cleanup, tool + " not found"
+		}
+	}
+	manifest, err := os.ReadFile(filepath.Join(root, "function", "cmd", "benchreport", "noderef", "package.json"))
+	if err != nil {
+		return "", cleanup, err.Error()
+	}
+	var pkg struct{ Dependencies map[string]string }
+	if err := json.Unmarshal(manifest, &pkg); err != nil {
+		return "", cleanup, "noderef/package.json: " + err.Error()
+	}
+	what := "@alicloud/pop-core@" + pkg.Dependencies["@alicloud/pop-core"]
+	dir, err := os.MkdirTemp("", "benchreport-noderef-")
+	if err != nil {
+		return "", cleanup, err.Error()
+	}
+	cleanup = func() { _ = os.RemoveAll(dir) }
+	if err := os.WriteFile(filepath.Join(dir, "package.json"), manifest, 0o644); err != nil {
+		return "", cleanup, err.Error()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	args := []string{"install", "--no-audit", "--no-fund", "--no-package-lock", "--omit=dev", "--loglevel=error"}
+	fmt.Fprintln(log, "npm "+strings.Join(args, " ")+"  (in "+dir+": "+what+")")
+	cmd := exec.CommandContext(ctx, "npm", args...)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return "", cleanup, fmt.Sprintf("npm install %s failed: %v%s", what, err, lastLine(out))
+	}
+	modules = filepath.Join(dir, "node_modules")
+	if _, err := os.Stat(filepath.Join(modules, "@alicloud", "pop-core", "package.json")); err != nil {
+		return "", cleanup, "npm install " + what + " installed no @alicloud/pop-core"
+	}
+	return modules, cleanup, ""
+}
+
+// lastLine is ": " and the last non-empty line of out, or "".
+func lastLine(out []byte) string {
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if last := strings.TrimSpace(lines[len(lines)-1]); last != "" {
+		return ": " + last
+	}
+	return ""
+}
+
 // brokenAny reports whether the benchmark behind a table metric failed.
 func brokenAny(broken map[string]bool, metric string) bool {
 	switch {
@@ -290,6 +396,8 @@ func brokenAny(broken map[string]bool, metric string) bool {
 		return broken["storm"]
 	case strings.HasPrefix(metric, "e2e"):
 		return broken["e2e"]
+	case strings.HasPrefix(metric, cpuMetric):
+		return broken["e2e"] || broken["noderef"]
 	case strings.HasPrefix(metric, "decode"):
 		return broken["cost"]
 	case strings.HasPrefix(metric, "cold"):
