@@ -115,7 +115,7 @@ func TestClimb(t *testing.T) {
 		{name: "policy max caps it", policy: "max: 50\n", inst: inst(50), reading: reading(point(0, 50)), action: Unchanged, to: 50},
 		{name: "within the cooldown it waits", rec: changed(5, 10, 2*time.Minute), reading: reading(point(0, 9.9)), action: Deferred, to: 10, reason: "cooldown"},
 		{name: "no reading, nothing to judge", action: Unchanged, to: 10, reason: "no datapoint"},
-		{name: "a datapoint older than the ECS lock does not decide", reading: reading(point(6*time.Minute, 9.9)), action: Unchanged, to: 10, reason: "no datapoint"},
+		{name: "a datapoint older than the ECS lock does not decide", reading: reading(point(6*time.Minute, 9.9)), action: Unchanged, to: 10, reason: "no fresh reading: CloudMonitor's newest datapoint ended 6m ago"},
 		{name: "not selected", inst: func() Instance { i := inst(10); i.Tags = nil; return i }(), action: Ignored, to: 10, reason: "instances.tag is bandwidth-autoscaler=enabled"},
 		{name: "stopped instance", inst: func() Instance { i := inst(10); i.Status = StatusStopped; return i }(), reading: reading(point(0, 9.9)), action: Skipped, to: 10, reason: "Stopped"},
 		{name: "EIP-bound", inst: func() Instance { i := inst(10); i.EIPAllocationID = "eip-1"; return i }(), reading: reading(point(0, 9.9)), action: Skipped, to: 10, reason: "EIP"},

@@ -109,13 +109,13 @@ func (c *decider) usable() []Point {
 // usable datapoint, or the alarm's value where it is newer than that.
 func (c *decider) observe() (observation, bool, string) {
 	var obs observation
-	found := false
+	found, stale := false, ""
 	if pts := c.usable(); len(pts) > 0 {
 		pt := pts[len(pts)-1]
 		obs = observation{rate: pt.Average / 1e6, at: pt.End(), where: "CloudMonitor " + stamp(pt.Start)}
 		found = true
 		if age := c.now.Sub(pt.End()); age > c.evidenceLife() {
-			c.notes = append(c.notes, fmt.Sprintf("CloudMonitor's newest datapoint ended %s ago, more than %v: it is not used", humanize.Duration(age), c.evidenceLife()))
+			stale = fmt.Sprintf("no fresh reading: CloudMonitor's newest datapoint ended %s ago, more than %v", humanize.Duration(age), c.evidenceLife())
 			found = false
 		}
 	}
@@ -129,6 +129,8 @@ func (c *decider) observe() (observation, bool, string) {
 		return obs, true, ""
 	}
 	switch {
+	case stale != "":
+		return obs, false, stale
 	case c.now.Before(c.settled().Add(time.Minute)):
 		return obs, false, fmt.Sprintf("waiting for a reading after the change at %s settles (warmup %v)", stamp(c.v.since), c.p.Warmup)
 	case c.in.Reading.Unavailable != "":

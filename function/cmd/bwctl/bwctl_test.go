@@ -32,7 +32,9 @@ type fixture struct {
 }
 
 func newFixture(t *testing.T) *fixture {
-	clock := emulator.NewManualClock(time.Now().UTC().Add(-10 * time.Minute))
+	// bwctl runs on the real clock: the world starts a little behind it, so
+	// that after a test moves it on, the newest datapoint is fresh.
+	clock := emulator.NewManualClock(time.Now().UTC().Add(-4 * time.Minute))
 	emu := emulator.New(emulator.Config{Credentials: []emulator.Credential{{AccessKeyID: testKey, AccessKeySecret: testSecret}}, Clock: clock.Now})
 	for _, id := range []string{"i-a", "i-b"} {
 		emu.AddInstance(emulator.Instance{InstanceId: id, RegionId: "cn-hangzhou", Status: "Running", Demand: 1,
