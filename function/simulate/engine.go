@@ -16,6 +16,7 @@ import (
 	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/emulator"
 	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/policy"
 	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/scaler"
+	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/vpcapi"
 )
 
 // Controller is the engine under replay, with its emulated account, as the
@@ -26,7 +27,8 @@ type Controller interface {
 	// Handle runs one delivery (an alarm callback or the minute timer) at
 	// the clock's time and returns the engine's outcome per instance.
 	Handle(ctx context.Context, d *alarm.Delivery) ([]Outcome, error)
-	// Cap is the outbound cap in force now, Mbit/s.
+	// Cap is the outbound cap in force now, Mbit/s: the instance's, or the
+	// bandwidth of its EIP.
 	Cap(id string) int
 	// Orders counts the changes ECS made, per instance.
 	Orders() map[string]int
@@ -53,13 +55,19 @@ type ControllerConfig struct {
 	FreshReadings bool
 }
 
-// InstanceSetup is one emulated instance at the start of the replay.
+// InstanceSetup is one emulated instance at the start of the replay. With
+// an EIP billing it is a VPC instance without a public bandwidth of its own,
+// its pay-as-you-go EIP (AllocationID) holding Cap.
 type InstanceSetup struct {
 	ID      string
 	Billing Billing
 	Cap     int
 	Expires time.Time // PrePaid only
 }
+
+// AllocationID is the allocation ID of the EIP bound to the emulated
+// instance id under an EIP billing: what an acs_vpc_eip alarm names.
+func AllocationID(id string) string { return "eip-" + id }
 
 // simCreds are the emulated account's keys; nothing real.
 var simCreds = ecsapi.Credentials{AccessKeyID: "STS.simulate", AccessKeySecret: "simulate-secret", SecurityToken: "simulate-token"}
@@ -86,11 +94,19 @@ func NewController(cfg ControllerConfig) (Controller, error) {
 	})
 	for i, in := range cfg.Instances {
 		instance, internet := in.Billing.ChargeTypes()
+		ip := fmt.Sprintf("47.%d.%d.%d", 96+i>>16&0x3f, i>>8&0xff, i&0xff)
 		e := emulator.Instance{
 			InstanceId: in.ID, RegionId: cfg.Region, ZoneId: cfg.Region + "-b", Status: "Running",
 			InstanceChargeType: instance, InternetChargeType: internet, InstanceNetworkType: "vpc",
 			InternetMaxBandwidthOut: in.Cap, InternetMaxBandwidthIn: 100,
-			PublicIpAddress: []string{fmt.Sprintf("47.%d.%d.%d", 96+i>>16&0x3f, i>>8&0xff, i&0xff)},
+			PublicIpAddress: []string{ip},
+		}
+		if in.Billing.EIP() {
+			// The instance's public traffic is its EIP's: it has no
+			// bandwidth or static public IP of its own.
+			e.InternetMaxBandwidthOut, e.PublicIpAddress = 0, nil
+			e.EipAddress = &emulator.EIP{IpAddress: ip, AllocationId: AllocationID(in.ID), Bandwidth: in.Cap,
+				InternetChargeType: internet, ChargeType: "PostPaid"}
 		}
 		if instance == "PrePaid" {
 			e.ExpiredTime = in.Expires.UTC().Format("2006-01-02T15:04Z")
@@ -107,7 +123,13 @@ func NewController(cfg ControllerConfig) (Controller, error) {
 		c.srv.Close()
 		return nil, fmt.Errorf("simulate: %w", err)
 	}
-	c.clients = scaler.Clients{ECS: client}
+	// As the handler's connect: the VPC client serves EIP-bound instances.
+	vpc, err := vpcapi.New(vpcapi.Config{Region: cfg.Region, Endpoint: c.srv.URL, Credentials: simCreds, Retry: simRetry})
+	if err != nil {
+		c.srv.Close()
+		return nil, fmt.Errorf("simulate: %w", err)
+	}
+	c.clients = scaler.Clients{ECS: client, VPC: vpc}
 	if cfg.FreshReadings {
 		cms, err := cmsapi.New(cmsapi.Config{Region: cfg.Region, Endpoint: c.srv.URL, Credentials: simCreds, Retry: simRetry})
 		if err != nil {
@@ -139,6 +161,9 @@ func (c *engineController) Handle(ctx context.Context, d *alarm.Delivery) ([]Out
 
 func (c *engineController) Cap(id string) int {
 	in, _ := c.emu.Instance(id)
+	if in.EipAddress != nil {
+		return in.EipAddress.Bandwidth
+	}
 	return in.InternetMaxBandwidthOut
 }
 
