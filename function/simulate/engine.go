@@ -27,9 +27,9 @@ type Controller interface {
 	// Handle runs one delivery (an alarm callback or the minute timer) at
 	// the clock's time and returns the engine's outcome per instance.
 	Handle(ctx context.Context, d *alarm.Delivery) ([]Outcome, error)
-	// Cap is the outbound cap in force now, Mbit/s: the instance's, or the
-	// bandwidth of its EIP.
-	Cap(id string) int
+	// Caps fills out (resized to len(ids)) with the outbound cap in force
+	// now of each instance, Mbit/s: the instance's, or its EIP's bandwidth.
+	Caps(ids []string, out []int) []int
 	// Orders counts the changes ECS made, per instance.
 	Orders() map[string]int
 	Close()
@@ -82,7 +82,15 @@ type engineController struct {
 	clock   func() time.Time
 	region  string
 	clients scaler.Clients
+	demand  map[string]float64 // the last demand set, per instance
+	horizon time.Duration      // the history the engine can still ask for
 }
+
+// historyMargin is kept beyond the longest window the engine reads
+// (downCooldown, or cooldown before a decrease): the emulator's history
+// older than that is forgotten, so a sample costs the same on day 30 as on
+// day 1.
+const historyMargin = 2 * time.Hour
 
 // NewController starts an emulator on loopback and an engine that talks to
 // it through the real SDK.
@@ -114,7 +122,8 @@ func NewController(cfg ControllerConfig) (Controller, error) {
 		emu.AddInstance(e)
 	}
 	c := &engineController{emu: emu, eng: &scaler.Engine{Policy: cfg.Policy, Clock: cfg.Clock}, clock: cfg.Clock,
-		region: cfg.Region}
+		region: cfg.Region, demand: make(map[string]float64, len(cfg.Instances)),
+		horizon: max(cfg.Policy.DownCooldown, cfg.Policy.Cooldown) + historyMargin}
 	// The emulator's gateway checks the SDK's wall-clock signatures; the
 	// world (caps, demand, datapoints) runs on the replay's clock.
 	c.srv = httptest.NewServer(emu)
@@ -142,11 +151,20 @@ func NewController(cfg ControllerConfig) (Controller, error) {
 }
 
 func (c *engineController) SetDemand(id string, mbps float64) {
+	// A demand holds until the next step: setting it again adds nothing
+	// but a step to the history every sample scans.
+	if last, ok := c.demand[id]; ok && last == mbps {
+		return
+	}
+	c.demand[id] = mbps
 	// The replay only sets demands it parsed, for instances it added.
 	_ = c.emu.SetDemand(id, mbps)
 }
 
 func (c *engineController) Handle(ctx context.Context, d *alarm.Delivery) ([]Outcome, error) {
+	if d.Kind == alarm.KindReconcile {
+		c.emu.ForgetBefore(c.clock().Add(-c.horizon)) // once a minute, before the timer
+	}
 	connect := func(string) (scaler.Clients, error) { return c.clients, nil }
 	results, err := c.eng.Run(ctx, d, connect, c.region)
 	out := make([]Outcome, 0, len(results))
@@ -159,13 +177,7 @@ func (c *engineController) Handle(ctx context.Context, d *alarm.Delivery) ([]Out
 	return out, err
 }
 
-func (c *engineController) Cap(id string) int {
-	in, _ := c.emu.Instance(id)
-	if in.EipAddress != nil {
-		return in.EipAddress.Bandwidth
-	}
-	return in.InternetMaxBandwidthOut
-}
+func (c *engineController) Caps(ids []string, out []int) []int { return c.emu.Caps(ids, out) }
 
 func (c *engineController) Orders() map[string]int {
 	n := map[string]int{}

@@ -104,6 +104,7 @@ type run struct {
 	notes  []string          // notifications delivered this minute (timeline)
 	last   []int             // the previous minute's cap, to count changes
 	index  map[string]int    // instance ID -> index
+	ids    []string          // instance IDs, in order
 	err    error
 }
 
@@ -194,6 +195,9 @@ func Replay(ctx context.Context, t *Trace, cfg Config) (*Result, error) {
 		}
 		r.caps, r.acts, r.notes = make([]int, len(setups)), make([]string, len(setups)), make([]string, len(setups))
 		r.index = make(map[string]int, len(setups))
+		for _, su := range setups {
+			r.ids = append(r.ids, su.ID)
+		}
 		for i, ir := range res.Instances {
 			f := &Figures{}
 			if r.fixed != nil {
@@ -286,13 +290,11 @@ func (r *run) minute(ctx context.Context, res *Result, cfg *Config, at time.Time
 			}
 			r.record(outs)
 		}
+		r.caps = r.ctl.Caps(r.ids, r.caps)
+	} else {
+		copy(r.caps, r.fixed)
 	}
 	for i, ir := range res.Instances {
-		if r.ctl != nil {
-			r.caps[i] = r.ctl.Cap(ir.ID)
-		} else {
-			r.caps[i] = r.fixed[i]
-		}
 		served := math.Min(demand[i], float64(r.caps[i]))
 		f := ir.Strategies[r.name]
 		f.DemandMbitSeconds += demand[i] * Step.Seconds()
