@@ -15,12 +15,20 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 
 	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/policy"
 	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/simulate"
 )
 
 func main() {
+	// A replay allocates a little garbage per API call, millions of calls
+	// over a month: a larger heap target spends about a tenth less time in
+	// the collector (BenchmarkReplay30Days100Instances, one day: 16.3 s with
+	// GOGC=100, 14.5 s with 400). GOGC in the environment still wins.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
 	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "simulate:", err)
