@@ -14,15 +14,19 @@ import (
 // Billing is an instance's billing method and network billing method.
 type Billing string
 
-// The billing combinations ECS offers for a static public IP.
+// The billing combinations ECS offers for a static public IP, and those of
+// a pay-as-you-go EIP bound to a VPC instance (whose cap is the EIP's
+// bandwidth; a subscription EIP cannot be changed through the API).
 const (
 	PostPaidPayByBandwidth Billing = "PostPaid-PayByBandwidth"
 	PostPaidPayByTraffic   Billing = "PostPaid-PayByTraffic"
 	PrePaidPayByBandwidth  Billing = "PrePaid-PayByBandwidth"
 	PrePaidPayByTraffic    Billing = "PrePaid-PayByTraffic"
+	EIPPayByBandwidth      Billing = "EIP-PayByBandwidth"
+	EIPPayByTraffic        Billing = "EIP-PayByTraffic"
 )
 
-var billings = []Billing{PostPaidPayByBandwidth, PostPaidPayByTraffic, PrePaidPayByBandwidth, PrePaidPayByTraffic}
+var billings = []Billing{PostPaidPayByBandwidth, PostPaidPayByTraffic, PrePaidPayByBandwidth, PrePaidPayByTraffic, EIPPayByBandwidth, EIPPayByTraffic}
 
 // ParseBilling reads a -billing value.
 func ParseBilling(s string) (Billing, error) {
@@ -34,11 +38,20 @@ func ParseBilling(s string) (Billing, error) {
 	return "", fmt.Errorf("billing %q is not one of %v", s, billings)
 }
 
-// ChargeTypes are the ECS InstanceChargeType and InternetChargeType.
+// ChargeTypes are the ECS InstanceChargeType and InternetChargeType; for an
+// EIP billing, the instance is PostPaid and internet is the EIP's
+// InternetChargeType (the EIP itself is PostPaid).
 func (b Billing) ChargeTypes() (instance, internet string) {
 	instance, internet, _ = strings.Cut(string(b), "-")
+	if b.EIP() {
+		instance = "PostPaid"
+	}
 	return instance, internet
 }
+
+// EIP reports whether the instances are VPC instances with a pay-as-you-go
+// EIP bound, whose bandwidth is the cap.
+func (b Billing) EIP() bool { return strings.HasPrefix(string(b), "EIP-") }
 
 func (b Billing) byTraffic() bool { return strings.HasSuffix(string(b), "PayByTraffic") }
 
@@ -63,9 +76,12 @@ type Prices struct {
 	BandwidthHourly  Tiered  `json:"postPaidPayByBandwidthPerMbpsHour"`
 	BandwidthMonthly Tiered  `json:"prePaidPayByBandwidthPerMbpsMonth"`
 	TrafficPerGB     float64 `json:"payByTrafficPerGB"`
-	BytesPerGB       float64 `json:"bytesPerGB"`
-	DowngradeQuota   int     `json:"prePaidDowngradeQuota"`
-	Note             string  `json:"note,omitempty"`
+	// A pay-as-you-go EIP's bandwidth (tiered like ECS's) and traffic.
+	EIPBandwidthHourly Tiered  `json:"eipPayByBandwidthPerMbpsHour"`
+	EIPTrafficPerGB    float64 `json:"eipPayByTrafficPerGB"`
+	BytesPerGB         float64 `json:"bytesPerGB"`
+	DowngradeQuota     int     `json:"prePaidDowngradeQuota"`
+	Note               string  `json:"note,omitempty"`
 }
 
 // defaultPrices is prices.json, so the built-in defaults and the editable
@@ -100,6 +116,10 @@ func ParsePrices(r io.Reader) (Prices, error) {
 		{"prePaidPayByBandwidthPerMbpsMonth.firstTierPrice", p.BandwidthMonthly.FirstTier},
 		{"prePaidPayByBandwidthPerMbpsMonth.abovePrice", p.BandwidthMonthly.Above},
 		{"payByTrafficPerGB", p.TrafficPerGB},
+		{"eipPayByBandwidthPerMbpsHour.firstTierPrice", p.EIPBandwidthHourly.FirstTier},
+		{"eipPayByBandwidthPerMbpsHour.abovePrice", p.EIPBandwidthHourly.Above},
+		{"eipPayByBandwidthPerMbpsHour.firstTierMbps", float64(p.EIPBandwidthHourly.FirstTierMbps)},
+		{"eipPayByTrafficPerGB", p.EIPTrafficPerGB},
 		{"postPaidPayByBandwidthPerMbpsHour.firstTierMbps", float64(p.BandwidthHourly.FirstTierMbps)},
 		{"prePaidPayByBandwidthPerMbpsMonth.firstTierMbps", float64(p.BandwidthMonthly.FirstTierMbps)},
 		{"prePaidDowngradeQuota", float64(p.DowngradeQuota)},
@@ -139,6 +159,14 @@ type Cost struct {
 //   - PostPaid PayByBandwidth: the hourly tiered price of the cap in force,
 //     pro-rated to the minute (pay-as-you-go is metered by the second).
 //   - PayByTraffic (PostPaid or PrePaid instance): the GB actually sent.
+//   - EIP PayByBandwidth: the EIP's hourly tiered price of the bandwidth
+//     in force, pro-rated to the minute. Assumption: the EIP page says it
+//     is charged "based on the maximum bandwidth value and the usage
+//     duration", settled daily; an older page said the day's highest
+//     bandwidth counts for the whole day, which would cost more after a
+//     climb. No configuration fee: none is charged for an EIP bound to a
+//     VPC ECS instance.
+//   - EIP PayByTraffic: the GB actually sent, at the EIP's price.
 //   - PrePaid PayByBandwidth: a month's subscription at the start cap, paid
 //     at the start; each change pays (upgrade) or refunds (downgrade) the
 //     difference of the monthly prices pro-rated to the rest of the month;
@@ -172,12 +200,18 @@ func (m *Meter) Minute(at time.Time, capMbps int, servedMbps float64) {
 	p := m.prices
 	switch {
 	case m.billing.byTraffic():
+		perGB := p.TrafficPerGB
+		if m.billing.EIP() {
+			perGB = p.EIPTrafficPerGB
+		}
 		gb := servedMbps * m.bytesPerMin / p.BytesPerGB
 		m.cost.TrafficGB += gb
-		m.cost.Amount += gb * p.TrafficPerGB
-		m.cost.BoundAtCap += float64(capMbps) * m.bytesPerMin / p.BytesPerGB * p.TrafficPerGB
+		m.cost.Amount += gb * perGB
+		m.cost.BoundAtCap += float64(capMbps) * m.bytesPerMin / p.BytesPerGB * perGB
 	case m.billing == PostPaidPayByBandwidth:
 		m.cost.Amount += p.BandwidthHourly.Of(capMbps) * Step.Hours()
+	case m.billing == EIPPayByBandwidth:
+		m.cost.Amount += p.EIPBandwidthHourly.Of(capMbps) * Step.Hours()
 	default: // PrePaid PayByBandwidth
 		for !at.Before(m.monthEnd) {
 			m.cost.Amount += p.BandwidthMonthly.Of(m.cap)

@@ -13,6 +13,8 @@ var testPrices = Prices{
 	BandwidthHourly:  Tiered{FirstTierMbps: 5, FirstTier: 0.1, Above: 1},
 	BandwidthMonthly: Tiered{FirstTierMbps: 5, FirstTier: 20, Above: 100},
 	TrafficPerGB:     1, BytesPerGB: 1e9, DowngradeQuota: 3,
+	EIPBandwidthHourly: Tiered{FirstTierMbps: 5, FirstTier: 0.2, Above: 2},
+	EIPTrafficPerGB:    2,
 }
 
 var month0 = time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC) // April: 30 days
@@ -66,6 +68,33 @@ func TestPayByTraffic(t *testing.T) {
 		if !near(got.Amount, 4.5) || !near(got.TrafficGB, 4.5) || !near(got.BoundAtCap, 45) {
 			t.Errorf("%s: cost = %+v, want 4.5 (4.5 GB, bound 45)", b, got)
 		}
+	}
+}
+
+// An EIP is priced at the EIP's prices, never ECS's.
+func TestEIPCost(t *testing.T) {
+	// Two hours at 10 Mbit/s (5×0.2 + 5×2 = 11 an hour), then one at 5: 23.
+	bw := meter(EIPPayByBandwidth, 10, 180, func(m int) (int, float64) {
+		if m < 120 {
+			return 10, 3
+		}
+		return 5, 3
+	})
+	if !near(bw.Amount, 23) || bw.TrafficGB != 0 {
+		t.Errorf("EIP PayByBandwidth: cost = %+v, want 23", bw)
+	}
+	// 4.5 GB at 2 a GB; the 100 Mbit/s cap bounds it at 90.
+	tr := meter(EIPPayByTraffic, 100, 60, func(int) (int, float64) { return 100, 10 })
+	if !near(tr.Amount, 9) || !near(tr.TrafficGB, 4.5) || !near(tr.BoundAtCap, 90) {
+		t.Errorf("EIP PayByTraffic: cost = %+v, want 9 (4.5 GB, bound 90)", tr)
+	}
+	for _, b := range []Billing{EIPPayByBandwidth, EIPPayByTraffic} {
+		if instance, _ := b.ChargeTypes(); !b.EIP() || instance != "PostPaid" {
+			t.Errorf("%s: EIP %v, instance %s", b, b.EIP(), instance)
+		}
+	}
+	if p := DefaultPrices(); p.EIPBandwidthHourly.FirstTierMbps != 5 || p.EIPTrafficPerGB <= 0 || !strings.Contains(p.Source, "eip") {
+		t.Errorf("DefaultPrices has no EIP prices: %+v", p)
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/emulator"
 	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/policy"
 	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/scaler"
+	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/vpcapi"
 )
 
 // Controller is the engine under replay, with its emulated account, as the
@@ -26,8 +27,9 @@ type Controller interface {
 	// Handle runs one delivery (an alarm callback or the minute timer) at
 	// the clock's time and returns the engine's outcome per instance.
 	Handle(ctx context.Context, d *alarm.Delivery) ([]Outcome, error)
-	// Cap is the outbound cap in force now, Mbit/s.
-	Cap(id string) int
+	// Caps fills out (resized to len(ids)) with the outbound cap in force
+	// now of each instance, Mbit/s: the instance's, or its EIP's bandwidth.
+	Caps(ids []string, out []int) []int
 	// Orders counts the changes ECS made, per instance.
 	Orders() map[string]int
 	Close()
@@ -53,13 +55,19 @@ type ControllerConfig struct {
 	FreshReadings bool
 }
 
-// InstanceSetup is one emulated instance at the start of the replay.
+// InstanceSetup is one emulated instance at the start of the replay. With
+// an EIP billing it is a VPC instance without a public bandwidth of its own,
+// its pay-as-you-go EIP (AllocationID) holding Cap.
 type InstanceSetup struct {
 	ID      string
 	Billing Billing
 	Cap     int
 	Expires time.Time // PrePaid only
 }
+
+// AllocationID is the allocation ID of the EIP bound to the emulated
+// instance id under an EIP billing: what an acs_vpc_eip alarm names.
+func AllocationID(id string) string { return "eip-" + id }
 
 // simCreds are the emulated account's keys; nothing real.
 var simCreds = ecsapi.Credentials{AccessKeyID: "STS.simulate", AccessKeySecret: "simulate-secret", SecurityToken: "simulate-token"}
@@ -74,7 +82,15 @@ type engineController struct {
 	clock   func() time.Time
 	region  string
 	clients scaler.Clients
+	demand  map[string]float64 // the last demand set, per instance
+	horizon time.Duration      // the history the engine can still ask for
 }
+
+// historyMargin is kept beyond the longest window the engine reads
+// (downCooldown, or cooldown before a decrease): the emulator's history
+// older than that is forgotten, so a sample costs the same on day 30 as on
+// day 1.
+const historyMargin = 2 * time.Hour
 
 // NewController starts an emulator on loopback and an engine that talks to
 // it through the real SDK.
@@ -86,11 +102,19 @@ func NewController(cfg ControllerConfig) (Controller, error) {
 	})
 	for i, in := range cfg.Instances {
 		instance, internet := in.Billing.ChargeTypes()
+		ip := fmt.Sprintf("47.%d.%d.%d", 96+i>>16&0x3f, i>>8&0xff, i&0xff)
 		e := emulator.Instance{
 			InstanceId: in.ID, RegionId: cfg.Region, ZoneId: cfg.Region + "-b", Status: "Running",
 			InstanceChargeType: instance, InternetChargeType: internet, InstanceNetworkType: "vpc",
 			InternetMaxBandwidthOut: in.Cap, InternetMaxBandwidthIn: 100,
-			PublicIpAddress: []string{fmt.Sprintf("47.%d.%d.%d", 96+i>>16&0x3f, i>>8&0xff, i&0xff)},
+			PublicIpAddress: []string{ip},
+		}
+		if in.Billing.EIP() {
+			// The instance's public traffic is its EIP's: it has no
+			// bandwidth or static public IP of its own.
+			e.InternetMaxBandwidthOut, e.PublicIpAddress = 0, nil
+			e.EipAddress = &emulator.EIP{IpAddress: ip, AllocationId: AllocationID(in.ID), Bandwidth: in.Cap,
+				InternetChargeType: internet, ChargeType: "PostPaid"}
 		}
 		if instance == "PrePaid" {
 			e.ExpiredTime = in.Expires.UTC().Format("2006-01-02T15:04Z")
@@ -98,7 +122,8 @@ func NewController(cfg ControllerConfig) (Controller, error) {
 		emu.AddInstance(e)
 	}
 	c := &engineController{emu: emu, eng: &scaler.Engine{Policy: cfg.Policy, Clock: cfg.Clock}, clock: cfg.Clock,
-		region: cfg.Region}
+		region: cfg.Region, demand: make(map[string]float64, len(cfg.Instances)),
+		horizon: max(cfg.Policy.DownCooldown, cfg.Policy.Cooldown) + historyMargin}
 	// The emulator's gateway checks the SDK's wall-clock signatures; the
 	// world (caps, demand, datapoints) runs on the replay's clock.
 	c.srv = httptest.NewServer(emu)
@@ -107,7 +132,13 @@ func NewController(cfg ControllerConfig) (Controller, error) {
 		c.srv.Close()
 		return nil, fmt.Errorf("simulate: %w", err)
 	}
-	c.clients = scaler.Clients{ECS: client}
+	// As the handler's connect: the VPC client serves EIP-bound instances.
+	vpc, err := vpcapi.New(vpcapi.Config{Region: cfg.Region, Endpoint: c.srv.URL, Credentials: simCreds, Retry: simRetry})
+	if err != nil {
+		c.srv.Close()
+		return nil, fmt.Errorf("simulate: %w", err)
+	}
+	c.clients = scaler.Clients{ECS: client, VPC: vpc}
 	if cfg.FreshReadings {
 		cms, err := cmsapi.New(cmsapi.Config{Region: cfg.Region, Endpoint: c.srv.URL, Credentials: simCreds, Retry: simRetry})
 		if err != nil {
@@ -120,11 +151,20 @@ func NewController(cfg ControllerConfig) (Controller, error) {
 }
 
 func (c *engineController) SetDemand(id string, mbps float64) {
+	// A demand holds until the next step: setting it again adds nothing
+	// but a step to the history every sample scans.
+	if last, ok := c.demand[id]; ok && last == mbps {
+		return
+	}
+	c.demand[id] = mbps
 	// The replay only sets demands it parsed, for instances it added.
 	_ = c.emu.SetDemand(id, mbps)
 }
 
 func (c *engineController) Handle(ctx context.Context, d *alarm.Delivery) ([]Outcome, error) {
+	if d.Kind == alarm.KindReconcile {
+		c.emu.ForgetBefore(c.clock().Add(-c.horizon)) // once a minute, before the timer
+	}
 	connect := func(string) (scaler.Clients, error) { return c.clients, nil }
 	results, err := c.eng.Run(ctx, d, connect, c.region)
 	out := make([]Outcome, 0, len(results))
@@ -137,10 +177,7 @@ func (c *engineController) Handle(ctx context.Context, d *alarm.Delivery) ([]Out
 	return out, err
 }
 
-func (c *engineController) Cap(id string) int {
-	in, _ := c.emu.Instance(id)
-	return in.InternetMaxBandwidthOut
-}
+func (c *engineController) Caps(ids []string, out []int) []int { return c.emu.Caps(ids, out) }
 
 func (c *engineController) Orders() map[string]int {
 	n := map[string]int{}

@@ -104,6 +104,7 @@ type run struct {
 	notes  []string          // notifications delivered this minute (timeline)
 	last   []int             // the previous minute's cap, to count changes
 	index  map[string]int    // instance ID -> index
+	ids    []string          // instance IDs, in order
 	err    error
 }
 
@@ -112,11 +113,20 @@ func Replay(ctx context.Context, t *Trace, cfg Config) (*Result, error) {
 	if cfg.Policy == nil || len(cfg.Policy.Table) == 0 {
 		return nil, errors.New("simulate: no policy")
 	}
-	if cfg.Rules == nil {
-		cfg.Rules = DefaultRules(cfg.Policy)
-	}
 	if cfg.Billing == "" {
 		cfg.Billing = PostPaidPayByBandwidth
+	}
+	if cfg.Rules == nil {
+		cfg.Rules = DefaultRulesFor(cfg.Policy, cfg.Billing)
+	}
+	for _, r := range cfg.Rules {
+		if r.EIP() != cfg.Billing.EIP() {
+			if cfg.Billing.EIP() {
+				return nil, fmt.Errorf("simulate: alarm rule %s: %s instances alarm on their EIP's metrics (%s, %s of %s)", r.Name, cfg.Billing,
+					alarm.MetricEIPOutRatePercent, alarm.MetricEIPOutRate, eipNamespace)
+			}
+			return nil, fmt.Errorf("simulate: alarm rule %s: %s is an EIP's metric; %s instances have no EIP (use -billing EIP-...)", r.Name, r.Metric, cfg.Billing)
+		}
 	}
 	if cfg.Prices.Currency == "" {
 		cfg.Prices = DefaultPrices()
@@ -185,6 +195,9 @@ func Replay(ctx context.Context, t *Trace, cfg Config) (*Result, error) {
 		}
 		r.caps, r.acts, r.notes = make([]int, len(setups)), make([]string, len(setups)), make([]string, len(setups))
 		r.index = make(map[string]int, len(setups))
+		for _, su := range setups {
+			r.ids = append(r.ids, su.ID)
+		}
 		for i, ir := range res.Instances {
 			f := &Figures{}
 			if r.fixed != nil {
@@ -277,13 +290,11 @@ func (r *run) minute(ctx context.Context, res *Result, cfg *Config, at time.Time
 			}
 			r.record(outs)
 		}
+		r.caps = r.ctl.Caps(r.ids, r.caps)
+	} else {
+		copy(r.caps, r.fixed)
 	}
 	for i, ir := range res.Instances {
-		if r.ctl != nil {
-			r.caps[i] = r.ctl.Cap(ir.ID)
-		} else {
-			r.caps[i] = r.fixed[i]
-		}
 		served := math.Min(demand[i], float64(r.caps[i]))
 		f := ir.Strategies[r.name]
 		f.DemandMbitSeconds += demand[i] * Step.Seconds()
@@ -302,9 +313,13 @@ func (r *run) minute(ctx context.Context, res *Result, cfg *Config, at time.Time
 		if r.ctl == nil {
 			continue
 		}
+		dimension := ir.ID
+		if cfg.Billing.EIP() {
+			dimension = AllocationID(ir.ID) // an acs_vpc_eip alarm names the EIP
+		}
 		for k := range cfg.Rules {
 			rule := &cfg.Rules[k]
-			n, ok := r.rules[i][k].Observe(rule, ir.ID, at.Add(Step), rule.Value(served, r.caps[i]))
+			n, ok := r.rules[i][k].Observe(rule, dimension, at.Add(Step), rule.Value(served, r.caps[i]))
 			if !ok {
 				continue
 			}
@@ -345,6 +360,9 @@ func notes(t *Trace, b Billing) []string {
 	n := []string{"servedMbps = min(demand, cap) every minute; CloudMonitor notifications are assumed to arrive at the start of the next minute."}
 	if t.LowerBound {
 		n = append(n, "The demand comes from a CloudMonitor history export: it was clipped at the cap in force then, so it is a lower bound of the real demand; minutes at the old cap may have wanted more.")
+	}
+	if b.EIP() {
+		n = append(n, "EIP-bound VPC instances: the cap is the bandwidth of each instance's pay-as-you-go EIP, changed with VPC ModifyEipAddressAttribute; the alarms are on acs_vpc_eip.")
 	}
 	if b.byTraffic() {
 		n = append(n, "PayByTraffic: the cost is the traffic actually sent; the cap only bounds it (boundAtCap is the most it could have cost).")

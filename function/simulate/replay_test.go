@@ -10,8 +10,11 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/emulator"
 )
 
 // replayPolicy reacts within minutes, so a short trace sees changes both
@@ -21,20 +24,79 @@ const replayPolicy = readmeTable + "downCooldown: 5m\n"
 // TestReplay replays a flash crowd through the real engine and checks the
 // timeline against an independent computation.
 func TestReplay(t *testing.T) {
+	checkReplay(t, PostPaidPayByBandwidth, nil)
+}
+
+// TestReplayEIP replays the flash crowd on EIP-bound VPC instances: the
+// engine reads and changes each instance's EIP through the VPC client, the
+// alarms are acs_vpc_eip's, and the timeline's cap is the EIP's bandwidth.
+func TestReplayEIP(t *testing.T) {
+	for _, b := range []Billing{EIPPayByBandwidth, EIPPayByTraffic} {
+		t.Run(string(b), func(t *testing.T) {
+			var ctls []*engineController
+			newCtl := func(cfg ControllerConfig) (Controller, error) {
+				c, err := NewController(cfg)
+				if err == nil {
+					ctls = append(ctls, c.(*engineController))
+				}
+				return c, err
+			}
+			res := checkReplay(t, b, newCtl)
+			if len(ctls) != 2 {
+				t.Fatalf("%d engine controllers, want 2", len(ctls))
+			}
+			_, internet := b.ChargeTypes()
+			for _, c := range ctls {
+				for _, in := range c.emu.Instances() {
+					if in.EipAddress == nil || in.EipAddress.InternetChargeType != internet || in.InternetMaxBandwidthOut != 0 || len(in.PublicIpAddress) != 0 {
+						t.Errorf("%s: %+v with EIP %+v, want a %s EIP and no bandwidth of its own", in.InstanceId, in, in.EipAddress, internet)
+					}
+				}
+				for _, o := range c.emu.Orders() {
+					if o.Kind != emulator.KindEIPBandwidth || o.AllocationId != AllocationID(o.InstanceId) {
+						t.Errorf("ledger entry %+v is not an EIP change", o)
+					}
+				}
+			}
+			alarmsOnly := res.Total[StrategyAlarmsOnly]
+			if alarmsOnly.OrdersUp == 0 {
+				t.Errorf("alarms-only never raised the EIP: the acs_vpc_eip alarms did not reach it (%+v)", alarmsOnly)
+			}
+			if res.Total[StrategyPolicy].Cost.Amount <= 0 {
+				t.Errorf("the policy's EIP cost nothing: %+v", res.Total[StrategyPolicy].Cost)
+			}
+			found := false
+			for _, n := range res.Notes {
+				found = found || strings.Contains(n, "EIP")
+			}
+			if !found {
+				t.Errorf("notes %q do not say the caps are EIPs'", res.Notes)
+			}
+		})
+	}
+}
+
+// checkReplay replays the flash crowd with billing b and checks the
+// timeline against an independent computation.
+func checkReplay(t *testing.T, b Billing, newCtl func(ControllerConfig) (Controller, error)) *Result {
+	t.Helper()
 	p := mustPolicy(t, replayPolicy)
 	tr, err := ParseTrace(bytes.NewReader(examples["flash-crowd"]()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	rules := DefaultRules(p)
+	rules := DefaultRulesFor(p, b)
 	for i := range rules {
 		rules[i].Times = 1
 		rules[i].Silence = 3600
 	}
 	dir := t.TempDir()
-	res, err := ReplayToDir(context.Background(), tr, Config{Policy: p, Rules: rules}, dir)
+	res, err := ReplayToDir(context.Background(), tr, Config{Policy: p, Rules: rules, Billing: b, NewController: newCtl}, dir)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if res.Billing != b {
+		t.Errorf("billing %s, want %s", res.Billing, b)
 	}
 	for _, w := range res.Warnings {
 		t.Errorf("warning: %s", w)
@@ -125,6 +187,7 @@ func TestReplay(t *testing.T) {
 	if err != nil || !bytes.Contains(html, []byte("<svg")) || !bytes.Contains(html, []byte(id)) || !bytes.Contains(html, []byte("per unit of cost")) {
 		t.Errorf("report.html: %v, %d bytes", err, len(html))
 	}
+	return res
 }
 
 func number(t *testing.T, s string) float64 {

@@ -43,10 +43,19 @@ type Rule struct {
 // DefaultRules are the rules `bwctl alarms apply` creates for p
 // (alarmrules.For): the saturation alarm and, with scaleDown, the recovery
 // alarm, notifying on OK too.
-func DefaultRules(p *policy.Policy) []Rule {
+func DefaultRules(p *policy.Policy) []Rule { return DefaultRulesFor(p, PostPaidPayByBandwidth) }
+
+// DefaultRulesFor are DefaultRules for instances billed by b: for an EIP
+// billing, the same rules on the EIP's usage (acs_vpc_eip
+// net_out.rate_percentage), which the README tells the operator to create.
+func DefaultRulesFor(p *policy.Policy, b Billing) []Rule {
+	metric := alarmrules.Metric
+	if b.EIP() {
+		metric = alarm.MetricEIPOutRatePercent
+	}
 	var rules []Rule
 	for _, w := range alarmrules.For(p) {
-		r := Rule{Name: "bwas-" + w.Suffix, Metric: alarmrules.Metric, Statistic: alarmrules.Statistic, Comparison: w.Comparison,
+		r := Rule{Name: "bwas-" + w.Suffix, Metric: metric, Statistic: alarmrules.Statistic, Comparison: w.Comparison,
 			Threshold: w.Threshold, Period: alarmrules.Period, Times: w.Times, Silence: alarmrules.Silence}
 		_ = r.normalize() // valid by construction (TestDefaultRules)
 		rules = append(rules, r)
@@ -82,10 +91,12 @@ func ParseRules(r io.Reader) ([]Rule, error) {
 func (r *Rule) normalize() error {
 	switch r.Metric {
 	case alarm.MetricVPCInternetOutRatePercent, alarm.MetricInternetOutRatePercent,
-		alarm.MetricVPCInternetOutRate, alarm.MetricInternetOutRate:
+		alarm.MetricVPCInternetOutRate, alarm.MetricInternetOutRate,
+		alarm.MetricEIPOutRatePercent, alarm.MetricEIPOutRate:
 	default:
-		return fmt.Errorf("metric %q is not an outbound bandwidth metric (%s, %s, %s, %s)", r.Metric,
-			alarm.MetricVPCInternetOutRatePercent, alarm.MetricInternetOutRatePercent, alarm.MetricVPCInternetOutRate, alarm.MetricInternetOutRate)
+		return fmt.Errorf("metric %q is not an outbound bandwidth metric (%s, %s, %s, %s; an EIP's: %s, %s)", r.Metric,
+			alarm.MetricVPCInternetOutRatePercent, alarm.MetricInternetOutRatePercent, alarm.MetricVPCInternetOutRate, alarm.MetricInternetOutRate,
+			alarm.MetricEIPOutRatePercent, alarm.MetricEIPOutRate)
 	}
 	if r.Name == "" {
 		r.Name = r.Metric + r.Comparison + strconv.FormatFloat(r.Threshold, 'g', -1, 64)
@@ -133,8 +144,26 @@ func (r *Rule) normalize() error {
 }
 
 func (r *Rule) percent() bool {
-	return r.Metric == alarm.MetricVPCInternetOutRatePercent || r.Metric == alarm.MetricInternetOutRatePercent
+	return r.Metric == alarm.MetricVPCInternetOutRatePercent || r.Metric == alarm.MetricInternetOutRatePercent ||
+		r.Metric == alarm.MetricEIPOutRatePercent
 }
+
+// EIP reports whether the rule is on an EIP's metric (namespace
+// acs_vpc_eip, dimension instanceId = the EIP's allocation ID).
+func (r *Rule) EIP() bool {
+	return r.Metric == alarm.MetricEIPOutRatePercent || r.Metric == alarm.MetricEIPOutRate
+}
+
+// namespace is the rule's CloudMonitor namespace.
+func (r *Rule) namespace() string {
+	if r.EIP() {
+		return eipNamespace
+	}
+	return alarmrules.Namespace
+}
+
+// eipNamespace is CloudMonitor's namespace of EIP metrics.
+const eipNamespace = "acs_vpc_eip"
 
 // holds reports whether the rule's condition holds for value.
 func (r *Rule) holds(value float64) bool {
@@ -165,7 +194,9 @@ func (r *Rule) Value(servedMbps float64, capMbps int) float64 {
 
 // Notification is one alarm notification CloudMonitor sends.
 type Notification struct {
-	Rule       *Rule
+	Rule *Rule
+	// InstanceID is the alarm's instanceId dimension: the instance, or for
+	// an EIP rule the EIP's allocation ID.
 	InstanceID string
 	State      alarm.State // ALERT or OK
 	Value      float64     // the period's value, in the metric's unit
@@ -233,8 +264,8 @@ func (n Notification) Callback(region, userID string) []byte {
 		"expression":      {"$" + n.Rule.Statistic + n.Rule.Comparison + strconv.FormatFloat(n.Rule.Threshold, 'g', -1, 64)},
 		"metricName":      {n.Rule.Metric},
 		"rawMetricName":   {n.Rule.Metric},
-		"metricProject":   {"acs_ecs_dashboard"},
-		"namespace":       {"acs_ecs_dashboard"},
+		"metricProject":   {n.Rule.namespace()},
+		"namespace":       {n.Rule.namespace()},
 		"preTriggerLevel": {pre},
 		"triggerLevel":    {level},
 		"ruleId":          {"sim-" + n.Rule.Name},

@@ -1,6 +1,7 @@
 package simulate
 
 import (
+	"context"
 	"strconv"
 	"strings"
 	"testing"
@@ -119,5 +120,42 @@ func TestCallbackDecodes(t *testing.T) {
 	}
 	if v := rules[0].Value(9, 10); v != 90 {
 		t.Errorf("percent value = %v, want 90", v)
+	}
+}
+
+// An EIP's rules are on acs_vpc_eip and name the allocation ID; the intake
+// decodes them as the EIP's alarms, which the engine maps to the instance.
+func TestEIPCallbackDecodes(t *testing.T) {
+	p := mustPolicy(t, readmeTable)
+	rules := DefaultRulesFor(p, EIPPayByTraffic)
+	if len(rules) != len(DefaultRules(p)) {
+		t.Fatalf("%d EIP rules, %d instance rules", len(rules), len(DefaultRules(p)))
+	}
+	for _, r := range rules {
+		if r.Metric != alarm.MetricEIPOutRatePercent || !r.EIP() || !r.percent() {
+			t.Errorf("EIP rule %+v", r)
+		}
+	}
+	at := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
+	n := Notification{Rule: &rules[0], InstanceID: AllocationID("i-bp1x"), State: alarm.StateAlert, Value: 96, Time: at}
+	d, err := alarm.Decode(n.Callback(Region, simUserID), alarm.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := d.Alarms[0]
+	if a.Namespace != "acs_vpc_eip" || a.InstanceID != "eip-i-bp1x" || a.Metric != alarm.MetricEIPOutRatePercent || a.Unit != "%" || a.Value != 96 {
+		t.Errorf("decoded %+v", a)
+	}
+	rate := Rule{Metric: alarm.MetricEIPOutRate, Comparison: ">=", Threshold: 8e6, Statistic: "Maximum"}
+	if err := rate.normalize(); err != nil || rate.percent() || !rate.EIP() {
+		t.Errorf("net_tx.rate rule: %v %+v", err, rate)
+	}
+	// Rules and billing must agree: an ECS metric says nothing of an EIP.
+	tr := &Trace{Start: at, Minutes: 1, Series: []Series{}}
+	if _, err := Replay(context.Background(), tr, Config{Policy: p, Billing: EIPPayByBandwidth, Rules: DefaultRules(p)}); err == nil || !strings.Contains(err.Error(), "acs_vpc_eip") {
+		t.Errorf("ECS rules on EIPs: %v", err)
+	}
+	if _, err := Replay(context.Background(), tr, Config{Policy: p, Rules: rules}); err == nil || !strings.Contains(err.Error(), "EIP") {
+		t.Errorf("EIP rules on ECS instances: %v", err)
 	}
 }
