@@ -97,10 +97,13 @@ func Decide(in Input) Decision {
 }
 
 // ClientToken derives the ECS idempotence token of a change from the record
-// it was decided on. Retries and racing function instances that read the
-// same record and chose the same change send the same token, so ECS itself
-// makes at most one order. It is "bwas-" and 32 hex digits (37 ASCII chars).
-func ClientToken(inst Instance, base Record, ch Change) string {
+// it was decided on and the attempt's time. A retry of the same attempt, in
+// the same invocation or in another that reads its record, sends the same
+// token, so ECS makes at most one order; any other change, even one that
+// repeats an old change from a restored or deleted record, gets a token of
+// its own, so ECS never answers it with an old order. (Racing processes
+// that decide at once meet the ECS lock.) It is "bwas-" and 32 hex digits.
+func ClientToken(inst Instance, base Record, ch Change, at time.Time) string {
 	buf := make([]byte, 0, 160)
 	field := func(s string) {
 		buf = strconv.AppendInt(buf, int64(len(s)), 10) // length prefix: no ambiguity
@@ -131,6 +134,7 @@ func ClientToken(inst Instance, base Record, ch Change) string {
 	num(int64(base.Downgrades))
 	num(int64(ch.Target))
 	milli(ch.EndTime)
+	milli(at)
 	flag(ch.Downgrade)
 	flag(ch.AllocatePublicIP)
 	sum := sha256.Sum256(buf)

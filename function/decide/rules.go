@@ -467,7 +467,7 @@ func (c *decider) scale(target int, why string, manual bool) Decision {
 		ch.EndTime = roundUpHour(at.Add(c.p.Temporary.Duration))
 		why += fmt.Sprintf("; temporary until %s", stamp(ch.EndTime))
 	}
-	ch.ClientToken = ClientToken(in, c.v.rec, ch)
+	ch.ClientToken = ClientToken(in, c.v.rec, ch, at)
 	rec := c.v.rec
 	rec.Stored = true
 	rec.Attempt = &Attempt{To: target, At: at, Manual: manual, Until: ch.EndTime}

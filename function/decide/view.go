@@ -59,6 +59,11 @@ func resolve(rec Record, in Instance, p *policy.Policy, now time.Time) view {
 		if now.Before(a.At.Add(hold)) {
 			v.live = a
 		}
+	case a == nil && cur == rec.From && !rec.TemporaryUntil.IsZero() && !now.Before(rec.TemporaryUntil):
+		// A temporary upgrade that ended on its own, as bought.
+		v.rec.Cap, v.rec.From, v.rec.Since, v.rec.TemporaryUntil = cur, rec.Cap, rec.TemporaryUntil, time.Time{}
+		v.since = rec.TemporaryUntil
+		return v
 	case cur != rec.Cap:
 		v.unexplained = true
 		v.since = now
@@ -120,7 +125,15 @@ func Day(t time.Time) int {
 // Committed is the cap an instance holds or is about to hold: a change in
 // flight counts at its target, so that brakes over many instances see it.
 func Committed(in Instance, rec Record, now time.Time) int {
-	if a := rec.Attempt; rec.Stored && a != nil && in.BandwidthOut == rec.Cap && now.Before(a.At.Add(InFlight)) {
+	a := rec.Attempt
+	if !rec.Stored || a == nil || in.BandwidthOut != rec.Cap {
+		return in.BandwidthOut
+	}
+	hold := InFlight
+	if a.Order != "" {
+		hold = UnpaidHold // an unpaid order still becomes the cap once paid
+	}
+	if now.Before(a.At.Add(hold)) {
 		return max(in.BandwidthOut, a.To)
 	}
 	return in.BandwidthOut

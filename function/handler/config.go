@@ -9,6 +9,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/ecsapi"
+	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/openapi"
 	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/policy"
 )
 
@@ -72,21 +73,15 @@ func ConfigFromEnv(getenv func(string) string, exeDir string, out io.Writer) (Co
 	return cfg, nil
 }
 
-// checkEndpoint applies ecsapi's endpoint rule (https, or plain http only to
-// loopback, scheme://host[:port] only) at start, so that a bad endpoint
-// stops the function like a bad policy instead of failing every
-// invocation. ecsapi.New is the rule's one home; the region and credentials
-// are placeholders, since New does no network I/O. The rule suits any
-// Alibaba Cloud API endpoint, CloudMonitor's included.
+// checkEndpoint applies the endpoint rule of every client (https, or plain
+// http only to loopback, scheme://host[:port] only; openapi.ParseEndpoint)
+// at start, so that a bad endpoint stops the function like a bad policy
+// instead of failing every invocation.
 func checkEndpoint(endpoint string) error {
 	if endpoint == "" {
 		return nil
 	}
-	_, err := ecsapi.New(ecsapi.Config{
-		Region:      "cn-hangzhou",
-		Endpoint:    endpoint,
-		Credentials: ecsapi.Credentials{AccessKeyID: "start-up-check", AccessKeySecret: "start-up-check"},
-	})
+	_, _, err := openapi.ParseEndpoint(endpoint)
 	return err
 }
 

@@ -110,12 +110,24 @@ func New[C any](svc *Service, newSDK NewSDKClient[C], cfg Config) (*Client[C], e
 	if c.margin <= 0 {
 		c.margin = defaultDeadlineMargin
 	}
-	// Building one SDK client here surfaces a bad region now, not on the
-	// first call.
-	if _, err := c.sdkClient(context.Background()); err != nil {
-		return nil, fmt.Errorf("%s: region %q: %w", prefix, cfg.Region, err)
+	// The SDK's own rule for a region (sdk.Client.InitWithOptions), checked
+	// here so that a bad region fails now, not on the first call, without
+	// building an SDK client (which costs tens of microseconds) per New.
+	if !validRegion(cfg.Region) {
+		return nil, fmt.Errorf("%s: region %q: regionId contains invalid characters", prefix, cfg.Region)
 	}
 	return c, nil
+}
+
+// validRegion is the SDK's ^[a-zA-Z0-9_-]+$.
+func validRegion(r string) bool {
+	for i := 0; i < len(r); i++ {
+		b := r[i]
+		if !('a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || '0' <= b && b <= '9' || b == '_' || b == '-') {
+			return false
+		}
+	}
+	return r != ""
 }
 
 // ParseEndpoint splits an endpoint URL into the SDK's domain (host[:port])

@@ -593,6 +593,45 @@ func (e *Engine) committed(r reading) int {
 	return total
 }
 
+// regionRoom re-reads the region after an increase was recorded and before
+// it is made, when maxTotalMbps is set: two processes that increased two
+// instances at once each saw room for their own change alone. Every
+// recorded change is counted, so of two racing increases at least the
+// later-recorded one sees the other. It says why the change must not be
+// made, or "".
+func (e *Engine) regionRoom(ctx context.Context, clients Clients, in ecsapi.Instance, dec decide.Decision) string {
+	limit := e.Policy.MaxTotalMbps
+	if limit <= 0 || dec.Change.Target <= dec.From {
+		return ""
+	}
+	selected, err := e.selection(ctx, clients.ECS)
+	if err != nil {
+		return fmt.Sprintf("brake maxTotalMbps %d: the region could not be read again to hold it (%s); the next timer run decides again", limit, explain(err))
+	}
+	r := reading{found: map[string]ecsapi.Instance{}, selected: selected, points: map[string][]decide.Point{}}
+	for _, s := range selected {
+		r.found[s.ID] = s
+	}
+	e.readEIPs(ctx, clients, &r)
+	total, ours := 0, 0
+	now := e.now()
+	for _, s := range selected {
+		inst, tags := e.view(s, r)
+		rec, _ := state.Decode(tags)
+		c := decide.Committed(inst, rec, now)
+		if s.ID == in.ID {
+			ours = c
+		}
+		total += c
+	}
+	// Our own record may not show yet (a tag read that lags the write).
+	total += max(0, dec.Change.Target-ours)
+	if total > limit {
+		return fmt.Sprintf("brake maxTotalMbps %d: with the changes recorded meanwhile in the region it would hold %d Mbit/s; withdrawn, the next timer run decides again", limit, total)
+	}
+	return ""
+}
+
 // view is the instance as decisions see it, and the tags its record is in:
 // an EIP-bound VPC instance is its EIP's cap, billing and locks, its record
 // on the EIP. The tags the policy selects by stay the instance's.
@@ -666,6 +705,15 @@ func (e *Engine) execute(ctx context.Context, clients Clients, in ecsapi.Instanc
 		res.Action, res.To = decide.Failed, dec.From
 		res.Reason = fmt.Sprintf("the change to %d Mbit/s was not made, since its record could not be written first: %s", dec.Change.Target, explain(err))
 		noteError(&res, err)
+		return res
+	}
+	if why := e.regionRoom(ctx, clients, in, dec); why != "" {
+		// Withdraw the recorded attempt: the brake holds, and the next timer
+		// run decides again.
+		rec := dec.Record
+		rec.Attempt = nil
+		e.save(ctx, client, tagID, rec, &res)
+		res.Action, res.To, res.Reason = decide.Skipped, dec.From, why
 		return res
 	}
 	if input.Instance.EIP {
