@@ -412,3 +412,11 @@ func TestRBACCreateWithADifferingPolicy(t *testing.T) {
 		t.Errorf("no permission: %d %q", code, errw)
 	}
 }
+
+// Asking for help is no error.
+func TestHelpExitsZero(t *testing.T) {
+	f := newFixture(t)
+	if code, _, errw := f.run("-h"); code != 0 || !strings.Contains(errw, "usage: bwctl") {
+		t.Errorf("-h: exit %d, %q", code, errw)
+	}
+}

@@ -62,6 +62,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	fs.StringVar(&e.policyPath, "policy", "function/policy.yaml", "the policy file the function runs with")
 	fs.StringVar(&e.region, "region", "", "the region (default: ALIBABA_CLOUD_REGION_ID, the CLI profile's, else cn-hangzhou)")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0 // asked for: the usage is the answer
+		}
 		return 2
 	}
 	rest := fs.Args()

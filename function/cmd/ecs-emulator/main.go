@@ -98,6 +98,7 @@ func run(args []string, stdout io.Writer) error {
 	// person can point the function at it.
 	fmt.Fprintf(stdout, "ECS_ENDPOINT=http://%s\n", ln.Addr())
 	fmt.Fprintf(stdout, "CMS_ENDPOINT=http://%s\n", ln.Addr())
+	fmt.Fprintf(stdout, "VPC_ENDPOINT=http://%s\n", ln.Addr())
 	fmt.Fprintf(stdout, "ALIBABA_CLOUD_ACCESS_KEY_ID=%s\n", cred.AccessKeyID)
 	fmt.Fprintf(stdout, "ALIBABA_CLOUD_ACCESS_KEY_SECRET=%s\n", cred.AccessKeySecret)
 	fmt.Fprintf(stdout, "ALIBABA_CLOUD_SECURITY_TOKEN=%s\n", cred.SecurityToken)

@@ -30,9 +30,10 @@ func main() {
 		debug.SetGCPercent(400)
 	}
 	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "simulate:", err)
+		if errors.Is(err, flag.ErrHelp) {
+			return // asked for: the usage is the answer
 		}
+		fmt.Fprintln(os.Stderr, "simulate:", err)
 		os.Exit(2)
 	}
 }
