@@ -7,16 +7,21 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	"gopkg.in/yaml.v3"
 )
 
-// unknownField is how yaml.v3 reports a key KnownFields refuses.
-var unknownField = regexp.MustCompile(`^line (\d+): field (.+) not found in type (\S+)$`)
+// unknownField is how yaml.v3 reports a key KnownFields refuses. Built on
+// first use, like validKeys: only a refused policy needs them, and the
+// function's cold start should not pay for them.
+var unknownField = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^line (\d+): field (.+) not found in type (\S+)$`)
+})
 
 // validKeys maps each struct type the policy decodes into, by the name
 // yaml.v3 gives it ("policy.document"), to its YAML keys.
-var validKeys = func() map[string][]string {
+var validKeys = sync.OnceValue(func() map[string][]string {
 	keys := map[string][]string{}
 	var walk func(t reflect.Type)
 	walk = func(t reflect.Type) {
@@ -38,7 +43,7 @@ var validKeys = func() map[string][]string {
 	}
 	walk(reflect.TypeFor[document]())
 	return keys
-}()
+})
 
 // describeYAMLError rewrites yaml.v3's unmarshal errors so that an unknown
 // key is named with its line and the closest valid key, instead of as
@@ -51,11 +56,11 @@ func describeYAMLError(err error) error {
 	msgs := make([]string, len(te.Errors))
 	for i, e := range te.Errors {
 		msgs[i] = e
-		m := unknownField.FindStringSubmatch(e)
+		m := unknownField().FindStringSubmatch(e)
 		if m == nil {
 			continue
 		}
-		line, key, valid := m[1], m[2], validKeys[m[3]]
+		line, key, valid := m[1], m[2], validKeys()[m[3]]
 		msgs[i] = fmt.Sprintf("line %s: unknown key %q", line, key)
 		if s := closest(key, valid); s != "" {
 			msgs[i] += fmt.Sprintf(" (did you mean %q?)", s)
