@@ -235,8 +235,9 @@ func TestModifyBandwidth(t *testing.T) {
 	}
 }
 
-// The 5-minute lock after a change answers Throttling; once retries are
-// spent it must come back as Locked, and nothing more is bought.
+// The 5-minute lock after a change answers Throttling: it comes back as
+// Locked at once (seconds of retries cannot outwait it; the timer decides
+// again), and nothing more is bought.
 func TestModifyBandwidthLockedAfterChange(t *testing.T) {
 	client, emu := startEmulator(t, postPaid("i-1", 5))
 	ctx := context.Background()
@@ -245,8 +246,8 @@ func TestModifyBandwidthLockedAfterChange(t *testing.T) {
 	}
 	_, err := client.ModifyBandwidth(ctx, ModifyRequest{InstanceID: "i-1", BandwidthOut: 20, AutoPay: true, ClientToken: "b"})
 	e := asError(t, err)
-	if e.Code != "Throttling" || e.Class != Locked || e.Attempts != fastRetry.MaxAttempts {
-		t.Errorf("got %v (class %v, %d attempts); want Throttling, Locked, %d attempts", e, e.Class, e.Attempts, fastRetry.MaxAttempts)
+	if e.Code != "Throttling" || e.Class != Locked || e.Attempts != 1 {
+		t.Errorf("got %v (class %v, %d attempts); want Throttling, Locked, 1 attempt", e, e.Class, e.Attempts)
 	}
 	if n := len(emu.Orders()); n != 1 {
 		t.Errorf("%d orders, want 1", n)
@@ -266,8 +267,8 @@ func TestModifyBandwidthRetries(t *testing.T) {
 		{"applied but 500", emulator.Fault{Code: "InternalError", Count: 1, ApplyThenFail: true}, false, 0, 2, 1},
 		{"applied but 503 every time", emulator.Fault{Code: "ServiceUnavailable", HTTPStatus: 503, Count: 10, ApplyThenFail: true}, true, Transient, 4, 1},
 		{"last order processing", emulator.Fault{Code: "LastOrderProcessing", Count: 1}, false, 0, 2, 1},
-		{"throttling outlasts retries", emulator.Fault{Code: "Throttling", Count: 10}, true, Locked, 4, 0},
-		{"throttling then success", emulator.Fault{Code: "Throttling", Count: 3}, false, 0, 4, 1},
+		{"the lock is not retried", emulator.Fault{Code: "Throttling", Count: 1}, true, Locked, 1, 0},
+		{"rate limiting then success", emulator.Fault{Code: "Throttling.User", Count: 3}, false, 0, 4, 1},
 		{"not enough balance", emulator.Fault{Code: "InvalidAccountStatus.NotEnoughBalance", Count: 10}, true, Permanent, 1, 0},
 		{"forbidden", emulator.Fault{Code: "Forbidden.RAM", Count: 10}, true, Permanent, 1, 0},
 		{"unknown 4xx", emulator.Fault{Code: "Some.NewCode", HTTPStatus: 400, Count: 10}, true, Permanent, 1, 0},

@@ -35,7 +35,8 @@ const (
 	// timeouts).
 	Transient
 	// Locked: the instance refuses changes for a while (the 5-minute lock
-	// after a change, which ECS reports as Throttling): keep the target pending.
+	// after a change, which ECS reports as Throttling). Not retried within a
+	// call: seconds of backoff cannot outwait minutes of lock.
 	Locked
 	// InProgress: an earlier request with the same token or an earlier order
 	// is still being processed, so the change may be under way. Retried
@@ -65,5 +66,5 @@ func (c Class) String() string {
 
 // retried says whether a call retries an error of class c before returning.
 func (c Class) retried() bool {
-	return c == Transient || c == InProgress || c == Locked
+	return c == Transient || c == InProgress
 }

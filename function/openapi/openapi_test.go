@@ -140,7 +140,7 @@ func TestHintAction(t *testing.T) {
 }
 
 func TestClassRetried(t *testing.T) {
-	for class, want := range map[Class]bool{Permanent: false, Transient: true, Locked: true, InProgress: true, StatusConflict: false} {
+	for class, want := range map[Class]bool{Permanent: false, Transient: true, Locked: false, InProgress: true, StatusConflict: false} {
 		if got := class.retried(); got != want {
 			t.Errorf("%v.retried() = %v, want %v", class, got, want)
 		}
