@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
@@ -312,22 +311,16 @@ func TestNewEndpoint(t *testing.T) {
 	}
 }
 
-// cannedServer answers every call with status and body.
+// cannedServer answers every call with status and body, counting calls.
 func cannedServer(t *testing.T, status int, body string) (*Client, *atomic.Int32) {
 	t.Helper()
-	var calls atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		calls.Add(1)
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(status)
-		_, _ = w.Write([]byte(body))
-	}))
-	t.Cleanup(srv.Close)
-	client, err := New(Config{Region: testRegion, Endpoint: srv.URL, Credentials: testCreds, Retry: fastRetry})
+	url, calls, stop := emulator.Canned(status, body)
+	t.Cleanup(stop)
+	client, err := New(Config{Region: testRegion, Endpoint: url, Credentials: testCreds, Retry: fastRetry})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return client, &calls
+	return client, calls
 }
 
 // The period comes from the answer; Maximum defaults to Average.

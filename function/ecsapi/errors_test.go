@@ -2,10 +2,9 @@ package ecsapi
 
 import (
 	"context"
+	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/emulator"
 	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/openapi"
 	"net"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -152,19 +151,13 @@ func TestErrorText(t *testing.T) {
 // cannedServer answers every call with status and body, counting calls.
 func cannedServer(t *testing.T, status int, body string) (*Client, *atomic.Int32) {
 	t.Helper()
-	var calls atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		calls.Add(1)
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(status)
-		_, _ = w.Write([]byte(body))
-	}))
-	t.Cleanup(srv.Close)
-	client, err := New(Config{Region: testRegion, Endpoint: srv.URL, Credentials: testCreds, Retry: fastRetry})
+	url, calls, stop := emulator.Canned(status, body)
+	t.Cleanup(stop)
+	client, err := New(Config{Region: testRegion, Endpoint: url, Credentials: testCreds, Retry: fastRetry})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return client, &calls
+	return client, calls
 }
 
 // Answers the SDK cannot make sense of must become classified errors, never

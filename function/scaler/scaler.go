@@ -506,8 +506,14 @@ func (e *Engine) resolveEIPs(ctx context.Context, c Clients, region string, targ
 
 // selection lists the instances the policy selects in the client's region.
 func (e *Engine) selection(ctx context.Context, c ECS) ([]ecsapi.Instance, error) {
+	return Selection(ctx, c, e.Policy)
+}
+
+// Selection lists the instances p selects in the client's region (listed
+// by ID or carrying the opt-in tag), by ID.
+func Selection(ctx context.Context, c ECS, p *policy.Policy) ([]ecsapi.Instance, error) {
 	found := map[string]ecsapi.Instance{}
-	if ids := e.Policy.Instances.IDs; len(ids) > 0 {
+	if ids := p.Instances.IDs; len(ids) > 0 {
 		insts, err := c.DescribeInstances(ctx, ids)
 		if err != nil {
 			return nil, err
@@ -516,7 +522,7 @@ func (e *Engine) selection(ctx context.Context, c ECS) ([]ecsapi.Instance, error
 			found[in.ID] = in
 		}
 	}
-	if tag := e.Policy.Instances.Tag; tag != nil {
+	if tag := p.Instances.Tag; tag != nil {
 		insts, err := c.DescribeTagged(ctx, tag.Key, tag.Value)
 		if err != nil {
 			return nil, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/scaler"
 	"net/url"
 	"sort"
 	"strconv"
@@ -256,33 +257,9 @@ func (e *env) wantRules(in ecsapi.Instance, hook string) []rule {
 func formatPercent(p float64) string { return strconv.FormatFloat(p, 'f', -1, 64) }
 
 // selected lists the instances the policy selects in the client's region,
-// by ID.
+// by ID, as the function does.
 func (e *env) selected(ctx context.Context, c *ecsapi.Client) ([]ecsapi.Instance, error) {
-	found := map[string]ecsapi.Instance{}
-	if ids := e.policy.Instances.IDs; len(ids) > 0 {
-		ins, err := c.DescribeInstances(ctx, ids)
-		if err != nil {
-			return nil, err
-		}
-		for _, in := range ins {
-			found[in.ID] = in
-		}
-	}
-	if tag := e.policy.Instances.Tag; tag != nil {
-		ins, err := c.DescribeTagged(ctx, tag.Key, tag.Value)
-		if err != nil {
-			return nil, err
-		}
-		for _, in := range ins {
-			found[in.ID] = in
-		}
-	}
-	out := make([]ecsapi.Instance, 0, len(found))
-	for _, in := range found {
-		out = append(out, in)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
-	return out, nil
+	return scaler.Selection(ctx, c, e.policy)
 }
 
 // listRules returns the rules bwctl owns (RuleId prefix bwas-) in
