@@ -2,12 +2,13 @@ package ecsapi
 
 import (
 	"context"
-	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/emulator"
-	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/openapi"
 	"net"
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/emulator"
+	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/openapi"
 )
 
 // Every code of the ModifyInstanceNetworkSpec reference and the gateway's
