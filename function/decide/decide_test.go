@@ -67,6 +67,7 @@ type tcase struct {
 	dry     bool
 	total   int
 	recErr  string
+	unknown string // RegionUnknown
 	// want
 	action Action
 	to     int
@@ -83,7 +84,7 @@ func (tc tcase) input(t *testing.T) Input {
 		total = -1
 	}
 	return Input{Instance: in, Record: tc.rec, Reading: tc.reading, Trigger: tc.trigger, Alarm: tc.alarm, Manual: tc.manual,
-		Policy: mustPolicy(t, tc.policy), Now: t0, DryRun: tc.dry, RegionTotal: total, RecordError: tc.recErr}
+		Policy: mustPolicy(t, tc.policy), Now: t0, DryRun: tc.dry, RegionTotal: total, RecordError: tc.recErr, RegionUnknown: tc.unknown}
 }
 
 func run(t *testing.T, cases []tcase) {
@@ -179,6 +180,12 @@ func TestDecrease(t *testing.T) {
 		{name: "waits for downCooldown after a change", inst: inst(20), rec: changed(10, 20, 10*time.Minute), reading: low, action: Deferred, to: 20, reason: "downCooldown"},
 		{name: "scaleDown off", policy: "scaleDown: false\n", inst: inst(20), reading: low, action: Unchanged, to: 20, reason: "scaleDown is off"},
 		{name: "flapping guard", policy: "saturation: 70\n", inst: inst(20), reading: window(7.5, 0, 7.5), action: Unchanged, to: 20, reason: "no flapping"},
+		{name: "a gap inside the window keeps the cap", inst: inst(20), reading: func() Reading {
+			w := window(2, 0, 2)
+			w.Points = append(w.Points[:10:10], w.Points[16:]...) // six minutes missing
+			return w
+		}(), action: Unchanged, to: 20, reason: "CloudMonitor has none from"},
+		{name: "a window CloudMonitor could not give keeps the cap", inst: inst(20), reading: Reading{Points: []Point{point(0, 2)}, WindowUnavailable: "InternalError"}, action: Unchanged, to: 20, reason: "could not give (InternalError)"},
 		{name: "a window seen only in part keeps the cap", inst: inst(20), reading: Reading{Points: []Point{point(2*time.Minute, 2), point(0, 2)}, Since: t0.Add(-31 * time.Minute)}, action: Unchanged, to: 20, reason: "readings over the whole last 30m0s"},
 		{name: "PrePaid PayByBandwidth only grows", inst: func() Instance { i := inst(20); i.InstanceChargeType = PrePaid; return i }(), reading: low, action: Skipped, to: 20, reason: "can only grow"},
 		{name: "PrePaid downgrades are opt-in", inst: prepaidTraffic(20), reading: low, action: Skipped, to: 20, reason: "prepaidDowngrades: true"},
@@ -217,6 +224,7 @@ func TestBrakes(t *testing.T) {
 		{name: "maxIncreasesPerDay", policy: "maxIncreasesPerDay: 2\n", rec: Record{Stored: true, Cap: 10, Since: t0.Add(-time.Hour), Day: today, Increases: 2}, reading: reading(point(0, 9.9)), action: Skipped, to: 10, reason: "brake maxIncreasesPerDay"},
 		{name: "yesterday's increases do not count", policy: "maxIncreasesPerDay: 2\n", rec: Record{Stored: true, Cap: 10, Since: t0.Add(-time.Hour), Day: today - 1, Increases: 2}, reading: reading(point(0, 9.9)), action: Scaled, to: 20},
 		{name: "maxTotalMbps lowers the target to fit", policy: "maxTotalMbps: 60\n", total: 20, inst: inst(5), reading: reading(point(0, 30)), action: Scaled, to: 20, reason: "within maxTotalMbps 60"},
+		{name: "maxTotalMbps unknown refuses increases", policy: "maxTotalMbps: 60\n", total: 20, unknown: "EIPs unread", reading: reading(point(0, 9.9)), action: Skipped, to: 10, reason: "cannot be held: EIPs unread"},
 		{name: "maxTotalMbps refuses what does not fit", policy: "maxTotalMbps: 60\n", total: 58, inst: inst(10), reading: reading(point(0, 9.9)), action: Skipped, to: 10, reason: "brake maxTotalMbps 60"},
 	})
 }

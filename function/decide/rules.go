@@ -233,6 +233,9 @@ func (c *decider) increase(target int, why string, manual bool) Decision {
 	if n := c.p.MaxIncreasesPerDay; n > 0 && c.v.rec.Day == Day(c.now) && c.v.rec.Increases >= n {
 		return c.result(Skipped, c.cap(), fmt.Sprintf("%s: brake maxIncreasesPerDay: %d increases today (UTC), the most allowed", why, c.v.rec.Increases))
 	}
+	if max := c.p.MaxTotalMbps; max > 0 && c.in.RegionUnknown != "" {
+		return c.result(Skipped, c.cap(), fmt.Sprintf("%s: brake maxTotalMbps %d cannot be held: %s", why, max, c.in.RegionUnknown))
+	}
 	if max := c.p.MaxTotalMbps; max > 0 && c.in.RegionTotal >= 0 {
 		room := max - (c.in.RegionTotal - c.cap())
 		if target > room {
@@ -264,6 +267,9 @@ func (c *decider) decrease(target int, obs observation, why string) Decision {
 		return c.postpone(why, next, fmt.Sprintf("downCooldown %v", wait))
 	}
 	high := obs
+	if r := c.in.Reading.WindowUnavailable; r != "" {
+		return c.result(Unchanged, c.cap(), fmt.Sprintf("%s: a decrease needs the readings of the last %v, which CloudMonitor could not give (%s)", why, c.p.DownCooldown, r))
+	}
 	if c.in.Reading.Unavailable == "" {
 		from := c.now.Add(-c.p.DownCooldown)
 		if s := c.in.Reading.Since; s.IsZero() || s.After(from) {
@@ -272,6 +278,7 @@ func (c *decider) decrease(target int, obs observation, why string) Decision {
 			return d
 		}
 		var earliest *Point
+		reach := from // how far the readings cover the window without a gap
 		for _, pt := range c.usable() {
 			if pt.Start.Before(from) {
 				continue
@@ -279,6 +286,11 @@ func (c *decider) decrease(target int, obs observation, why string) Decision {
 			if earliest == nil {
 				earliest = &pt
 			}
+			// A gap of more than one missing period could hide the peak.
+			if pt.Start.After(reach.Add(pt.Period)) {
+				return c.result(Unchanged, c.cap(), fmt.Sprintf("%s: a decrease needs readings over the whole last %v; CloudMonitor has none from %s to %s", why, c.p.DownCooldown, stamp(reach), stamp(pt.Start)))
+			}
+			reach = pt.End()
 			if pt.Maximum/1e6 > high.rate {
 				high = observation{rate: pt.Maximum / 1e6, at: pt.End(), where: "the peak at " + stamp(pt.Start)}
 			}

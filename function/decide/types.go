@@ -80,6 +80,9 @@ type Reading struct {
 	// Unavailable says why CloudMonitor could not be read ("" when it was):
 	// the decision then rests on the alarm's own value.
 	Unavailable string
+	// WindowUnavailable says why the window a decrease asked for could not
+	// be read: no decrease is then made.
+	WindowUnavailable string
 }
 
 // Alarm is what a CloudMonitor alarm said: a reason to look now, and a hint
@@ -184,4 +187,7 @@ type Input struct {
 	// RegionTotal is the sum of the caps (or of the changes in flight) of
 	// the selected instances in the region, for maxTotalMbps; -1 unknown.
 	RegionTotal int
+	// RegionUnknown says why the region's total cannot be known (an EIP
+	// that could not be read): with maxTotalMbps, no increase is then made.
+	RegionUnknown string
 }

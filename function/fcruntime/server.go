@@ -152,6 +152,11 @@ func listen(maxBodyBytes int) (*Server, error) {
 // Addr is the host:port to put in FC_RUNTIME_API.
 func (s *Server) Addr() string { return s.listener.Addr().String() }
 
+// Polling is how many GET .../invocation/next requests are waiting now. A
+// stopped process's poll lingers until its connection is seen closed, and
+// would take the next invocation with it: wait for 0 before starting anew.
+func (s *Server) Polling() int { return int(s.polling.Load()) }
+
 // FirstPoll is closed at the first GET .../invocation/next: the function process is initialised.
 func (s *Server) FirstPoll() <-chan struct{} { return s.firstPoll }
 

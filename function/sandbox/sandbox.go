@@ -189,6 +189,11 @@ func (sb *Sandbox) Restart(ctx context.Context) error {
 		_ = p.Stop()
 	}
 	sb.procs = nil
+	// A stopped process's poll must be gone, or it takes the next
+	// invocation to a process that no longer exists.
+	for deadline := time.Now().Add(5 * time.Second); sb.Runtime.Polling() > 0 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
 	return sb.startProcesses(ctx)
 }
 

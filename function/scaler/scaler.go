@@ -244,9 +244,9 @@ func (e *Engine) runRegion(ctx context.Context, region string, targets []target,
 		}
 		sort.Slice(targets, func(i, j int) bool { return targets[i].id < targets[j].id })
 	}
-	total := -1
+	total, unknown := -1, ""
 	if e.Policy.MaxTotalMbps > 0 && r.selected != nil {
-		total = e.committed(r)
+		total, unknown = e.committed(r), regionUnknown(r)
 	}
 	now := e.now()
 	decisions := make([]decide.Decision, len(targets))
@@ -259,6 +259,7 @@ func (e *Engine) runRegion(ctx context.Context, region string, targets []target,
 			continue
 		}
 		inputs[i] = e.input(t, in, r, now, total)
+		inputs[i].RegionUnknown = unknown
 		decisions[i] = decide.Decide(inputs[i])
 		if decisions[i].NeedWindow {
 			windowIDs = append(windowIDs, t.id)
@@ -274,7 +275,7 @@ func (e *Engine) runRegion(ctx context.Context, region string, targets []target,
 				continue
 			}
 			if err != nil {
-				inputs[i].Reading = decide.Reading{Unavailable: explain(err)}
+				inputs[i].Reading.WindowUnavailable = explain(err)
 			} else {
 				inputs[i].Reading = decide.Reading{Points: window[t.id], Since: since}
 			}
@@ -588,6 +589,20 @@ func (e *Engine) window(ctx context.Context, m Metrics, inputs []decide.Input, t
 
 // committed sums the selected instances' caps, changes in flight at their
 // targets.
+// regionUnknown says why the region's total cannot be known, or "": an
+// EIP-bound instance whose EIP could not be read holds bandwidth nobody saw.
+func regionUnknown(r reading) string {
+	if r.eipErr == nil {
+		return ""
+	}
+	for _, in := range r.selected {
+		if in.EIPAllocationID != "" && in.NetworkType != decide.NetworkClassic {
+			return "the EIPs of EIP-bound instances could not be read: " + explain(r.eipErr)
+		}
+	}
+	return ""
+}
+
 func (e *Engine) committed(r reading) int {
 	now := e.now()
 	total := 0
@@ -604,38 +619,43 @@ func (e *Engine) committed(r reading) int {
 // instances at once each saw room for their own change alone. Every
 // recorded change is counted, so of two racing increases at least the
 // later-recorded one sees the other. It says why the change must not be
-// made, or "".
-func (e *Engine) regionRoom(ctx context.Context, clients Clients, in ecsapi.Instance, dec decide.Decision) string {
+// made, or "", and whether the record read back is still the one written.
+func (e *Engine) regionRoom(ctx context.Context, clients Clients, in ecsapi.Instance, dec decide.Decision) (why string, ours bool) {
 	limit := e.Policy.MaxTotalMbps
 	if limit <= 0 || dec.Change.Target <= dec.From {
-		return ""
+		return "", false
 	}
 	selected, err := e.selection(ctx, clients.ECS)
 	if err != nil {
-		return fmt.Sprintf("brake maxTotalMbps %d: the region could not be read again to hold it (%s); the next timer run decides again", limit, explain(err))
+		return fmt.Sprintf("brake maxTotalMbps %d: the region could not be read again to hold it (%s); the next timer run decides again", limit, explain(err)), false
 	}
 	r := reading{found: map[string]ecsapi.Instance{}, selected: selected, points: map[string][]decide.Point{}}
 	for _, s := range selected {
 		r.found[s.ID] = s
 	}
 	e.readEIPs(ctx, clients, &r)
-	total, ours := 0, 0
+	total, mine := 0, 0
 	now := e.now()
 	for _, s := range selected {
 		inst, tags := e.view(s, r)
 		rec, _ := state.Decode(tags)
 		c := decide.Committed(inst, rec, now)
 		if s.ID == in.ID {
-			ours = c
+			mine = c
+			a, w := rec.Attempt, dec.Record.Attempt
+			ours = a != nil && w != nil && a.To == w.To && a.At.Equal(w.At)
 		}
 		total += c
 	}
-	// Our own record may not show yet (a tag read that lags the write).
-	total += max(0, dec.Change.Target-ours)
-	if total > limit {
-		return fmt.Sprintf("brake maxTotalMbps %d: with the changes recorded meanwhile in the region it would hold %d Mbit/s; withdrawn, the next timer run decides again", limit, total)
+	if u := regionUnknown(r); u != "" {
+		return fmt.Sprintf("brake maxTotalMbps %d cannot be held: %s; the next timer run decides again", limit, u), ours
 	}
-	return ""
+	// Our own record may not show yet (a tag read that lags the write).
+	total += max(0, dec.Change.Target-mine)
+	if total > limit {
+		return fmt.Sprintf("brake maxTotalMbps %d: with the changes recorded meanwhile in the region it would hold %d Mbit/s; withdrawn, the next timer run decides again", limit, total), ours
+	}
+	return "", false
 }
 
 // view is the instance as decisions see it, and the tags its record is in:
@@ -713,12 +733,15 @@ func (e *Engine) execute(ctx context.Context, clients Clients, in ecsapi.Instanc
 		noteError(&res, err)
 		return res
 	}
-	if why := e.regionRoom(ctx, clients, in, dec); why != "" {
-		// Withdraw the recorded attempt: the brake holds, and the next timer
-		// run decides again.
-		rec := dec.Record
-		rec.Attempt = nil
-		e.save(ctx, client, tagID, rec, &res)
+	if why, ours := e.regionRoom(ctx, clients, in, dec); why != "" {
+		// The brake holds; the next timer run decides again. The recorded
+		// attempt is withdrawn only while the record is still ours: another
+		// process may have recorded (and made) a change of its own since.
+		if ours {
+			rec := dec.Record
+			rec.Attempt = nil
+			e.save(ctx, client, tagID, rec, &res)
+		}
 		res.Action, res.To, res.Reason = decide.Skipped, dec.From, why
 		return res
 	}
@@ -774,7 +797,24 @@ func (e *Engine) modifyFailed(ctx context.Context, client tagWriter, tagID, svc 
 	if tagID != in.ID {
 		what = "EIP " + tagID + " of " + in.ID
 	}
+	manual := dec.Record.Attempt != nil && dec.Record.Attempt.Manual
+	if manual {
+		// The timer acts on traffic, not on a person's request: say when
+		// to send it again.
+		later = fmt.Sprintf("; send the manual request again after %s", e.now().Add(policy.ECSCooldown).UTC().Format(time.RFC3339))
+		res.RetryAfter = e.now().Add(policy.ECSCooldown).UTC().Format(time.RFC3339)
+	}
 	switch {
+	case res.ErrorCode == "InvalidInstance.UnPaidOrder":
+		// An order awaits payment, perhaps this change's own from an attempt
+		// answered with an error: it holds the instance, and counts in the
+		// region, until it is paid or cancelled.
+		rec := dec.Record
+		a := *rec.Attempt
+		a.Order = "unpaid"
+		rec.Attempt = &a
+		e.save(ctx, client, tagID, rec, res)
+		res.Reason = fmt.Sprintf("%s has an unpaid order (%s): pay or cancel it in the console; no new order until then", what, res.ErrorCode)
 	case class == ecsapi.Locked:
 		res.Reason = fmt.Sprintf("%s refuses changes to %s for now (%s): %d Mbit/s not made yet%s", svc, what, res.ErrorCode, target, later)
 	case class == ecsapi.InProgress:
