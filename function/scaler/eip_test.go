@@ -88,7 +88,7 @@ func TestEIPAlarmAndRedeliveries(t *testing.T) {
 		t.Fatalf("got %+v", r)
 	}
 	for range 3 {
-		e.buysNothing(a, "a redelivery bought")
+		e.buysNothing(a, "a redelivery")
 	}
 	e.ticks(3)
 	e.wantCaps(20)

@@ -124,7 +124,7 @@ func TestAppliedButFailedThenInProgress(t *testing.T) {
 				t.Fatalf("got %+v, %v; want deferred", r, err)
 			}
 			e.emu.ClearFaults()
-			e.buysNothing(a, "the copy bought")
+			e.buysNothing(a, "the copy")
 			e.ticks(3)
 			e.wantCaps(20)
 			e.expect(1)
@@ -144,7 +144,7 @@ func TestClockSkewWithBothRoutes(t *testing.T) {
 	other := *a
 	other.Alarms = []alarm.Alarm{a.Alarms[0]}
 	other.Alarms[0].Key = newKey() // another route's key, to be sure
-	e.buysNothing(&other, "the other route's copy bought")
+	e.buysNothing(&other, "the other route's copy")
 	e.wantCaps(20)
 	e.expect(1)
 }
@@ -157,7 +157,7 @@ func TestStaleTagRead(t *testing.T) {
 	e.scaled(a)
 	e.emu.SetTagLag(10 * time.Second)
 	e.clock.Advance(2 * time.Second)
-	e.buysNothing(a, "the redelivery bought")
+	e.buysNothing(a, "the redelivery")
 	e.wantCaps(20)
 	e.expect(1)
 }

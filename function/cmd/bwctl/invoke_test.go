@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/sandbox"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,28 +15,14 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "bwctl")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binary = filepath.Join(dir, "main")
-	build := exec.Command("go", "build", "-trimpath", "-o", binary, "../..")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building the function: %v\n%s", err, out)
-		os.Exit(1)
-	}
-	// As `make build` does: the bundled policy beside the binary.
-	if policy, err := os.ReadFile(filepath.Join("..", "..", "policy.yaml")); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	} else if err := os.WriteFile(filepath.Join(dir, "policy.yaml"), policy, 0o644); err != nil {
+	var remove func()
+	var err error
+	if binary, remove, err = sandbox.Build(filepath.Join("../..")); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	code := m.Run()
-	_ = os.RemoveAll(dir)
+	remove()
 	os.Exit(code)
 }
 
