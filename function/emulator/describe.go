@@ -243,11 +243,21 @@ func (s *Server) lookup(p url.Values) (*instanceState, *apiError) {
 
 // tagTargets reads ResourceType (instance only) and ResourceId.N of a tag action.
 func (s *Server) tagTargets(p url.Values, required bool) ([]*instanceState, *apiError) {
-	if rt := p.Get("ResourceType"); rt != "instance" {
+	return resourceTargets(p, "instance", required, func(id string) (*instanceState, bool) {
+		st, ok := s.instances[id]
+		return st, ok
+	})
+}
+
+// resourceTargets reads ResourceType (want only, as spelled; VPC's EIP is
+// matched without regard to case) and ResourceId.N of a tag action, each
+// resolved by find.
+func resourceTargets(p url.Values, want string, required bool, find func(string) (*instanceState, bool)) ([]*instanceState, *apiError) {
+	if rt := p.Get("ResourceType"); rt != want && !(want == "EIP" && strings.EqualFold(rt, want)) {
 		if rt == "" {
 			return nil, errCodef("MissingParameter", "ResourceType is mandatory for this action.")
 		}
-		return nil, errCodef("InvalidResourceType.NotSupported", "The specified ResourceType %q is not supported; only instance is.", rt)
+		return nil, errCodef("InvalidResourceType.NotSupported", "The specified ResourceType %q is not supported; only %s is.", rt, want)
 	}
 	ids, e := list(p, "ResourceId", maxTagResources)
 	if e != nil {
@@ -258,13 +268,40 @@ func (s *Server) tagTargets(p url.Values, required bool) ([]*instanceState, *api
 	}
 	targets := make([]*instanceState, 0, len(ids))
 	for _, id := range ids {
-		st, ok := s.instances[id]
+		st, ok := find(id)
 		if !ok {
 			return nil, errCodef("InvalidResourceId.NotFound", "The specified ResourceId %q is not found.", id)
 		}
 		targets = append(targets, st)
 	}
 	return targets, nil
+}
+
+// addTags adds tags to every target's map (at gives it), or to none when one
+// would carry more than ECS allows; named says which resource that is.
+func addTags(targets []*instanceState, tags []tagPair, at func(*instanceState) *map[string]string, named func(*instanceState) string) *apiError {
+	for _, st := range targets {
+		keys := make(map[string]bool, len(*at(st))+len(tags))
+		for k := range *at(st) {
+			keys[k] = true
+		}
+		for _, t := range tags {
+			keys[t.key] = true
+		}
+		if len(keys) > maxTags {
+			return errCodef("InvalidTagCount", "%s would carry %d tags; at most %d are allowed.", named(st), len(keys), maxTags)
+		}
+	}
+	for _, st := range targets {
+		m := at(st)
+		if *m == nil {
+			*m = map[string]string{}
+		}
+		for _, t := range tags {
+			(*m)[t.key] = t.value
+		}
+	}
+	return nil
 }
 
 // tagResources sets tags on instances; it validates everything before
@@ -278,25 +315,11 @@ func (s *Server) tagResources(p url.Values) (any, *apiError) {
 	if e != nil {
 		return nil, e
 	}
-	for _, st := range targets {
-		keys := make(map[string]bool, len(st.Tags)+len(tags))
-		for k := range st.Tags {
-			keys[k] = true
-		}
-		for _, t := range tags {
-			keys[t.key] = true
-		}
-		if len(keys) > maxTags {
-			return nil, errCodef("InvalidTagCount", "Instance %s would carry %d tags; at most %d are allowed.", st.InstanceId, len(keys), maxTags)
-		}
+	if e := addTags(targets, tags, func(st *instanceState) *map[string]string { return &st.Tags },
+		func(st *instanceState) string { return "Instance " + st.InstanceId }); e != nil {
+		return nil, e
 	}
 	for _, st := range targets {
-		if st.Tags == nil {
-			st.Tags = map[string]string{}
-		}
-		for _, t := range tags {
-			st.Tags[t.key] = t.value
-		}
 		st.noteTags(s.clock())
 	}
 	return map[string]any{}, nil

@@ -221,28 +221,7 @@ func (s *Server) modifyEipAddressAttribute(p url.Values) (any, *apiError) {
 
 // eipTargets reads ResourceType (EIP only) and ResourceId.N of a VPC tag action.
 func (s *Server) eipTargets(p url.Values) ([]*instanceState, *apiError) {
-	if rt := p.Get("ResourceType"); !strings.EqualFold(rt, "EIP") {
-		if rt == "" {
-			return nil, errCodef("MissingParameter", "ResourceType is mandatory for this action.")
-		}
-		return nil, errCodef("InvalidResourceType.NotSupported", "The specified ResourceType %q is not served here; only EIP is.", rt)
-	}
-	ids, e := list(p, "ResourceId", maxTagResources)
-	if e != nil {
-		return nil, e
-	}
-	if len(ids) == 0 {
-		return nil, errCodef("MissingParameter", "ResourceId.1 is mandatory for this action.")
-	}
-	out := make([]*instanceState, 0, len(ids))
-	for _, id := range ids {
-		st, ok := s.eip(id)
-		if !ok {
-			return nil, errCodef("InvalidResourceId.NotFound", "The specified ResourceId %q is not found.", id)
-		}
-		out = append(out, st)
-	}
-	return out, nil
+	return resourceTargets(p, "EIP", true, s.eip)
 }
 
 func (s *Server) tagEIPs(p url.Values) (any, *apiError) {
@@ -254,25 +233,11 @@ func (s *Server) tagEIPs(p url.Values) (any, *apiError) {
 	if e != nil {
 		return nil, e
 	}
-	for _, st := range targets {
-		keys := map[string]bool{}
-		for k := range st.EipAddress.Tags {
-			keys[k] = true
-		}
-		for _, t := range tags {
-			keys[t.key] = true
-		}
-		if len(keys) > maxTags {
-			return nil, errCodef("InvalidTagCount", "EIP %s would carry %d tags; at most %d are allowed.", st.EipAddress.AllocationId, len(keys), maxTags)
-		}
+	if e := addTags(targets, tags, func(st *instanceState) *map[string]string { return &st.EipAddress.Tags },
+		func(st *instanceState) string { return "EIP " + st.EipAddress.AllocationId }); e != nil {
+		return nil, e
 	}
 	for _, st := range targets {
-		if st.EipAddress.Tags == nil {
-			st.EipAddress.Tags = map[string]string{}
-		}
-		for _, t := range tags {
-			st.EipAddress.Tags[t.key] = t.value
-		}
 		st.noteEIPTags(s.clock())
 	}
 	return map[string]any{}, nil
