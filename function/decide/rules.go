@@ -187,7 +187,7 @@ func (c *decider) evidenceLife() time.Duration {
 func (c *decider) target(obs observation) (int, string) {
 	cur := c.cap()
 	usage := usageOf(obs.rate, cur)
-	t := rowTarget(c.p.Table, obs.rate)
+	t := RowTarget(c.p.Table, obs.rate)
 	why := fmt.Sprintf("%s Mbit/s (%s%% of %d) by %s", mbps(obs.rate), mbps(usage), cur, obs.where)
 	if usage >= c.p.Saturation {
 		// A saturated link hides the real demand: the rate is a lower
@@ -200,13 +200,13 @@ func (c *decider) target(obs observation) (int, string) {
 		if c.inst.InternetChargeType == PayByTraffic {
 			rows *= 2
 		}
-		if up := rowsAbove(c.p.Table, cur, rows); up > t {
+		if up := RowsAbove(c.p.Table, cur, rows); up > t {
 			t = up
 		}
 		why += fmt.Sprintf(", saturated: %d row(s) up", rows)
 	}
 	if c.p.MaxStepUp > 0 && t > cur {
-		if limit := rowsAbove(c.p.Table, cur, c.p.MaxStepUp); t > limit {
+		if limit := RowsAbove(c.p.Table, cur, c.p.MaxStepUp); t > limit {
 			t = limit
 			why += fmt.Sprintf(", maxStepUp %d", c.p.MaxStepUp)
 		}
@@ -313,7 +313,7 @@ func (c *decider) decrease(target int, obs observation, why string) Decision {
 		target = floor
 		why += fmt.Sprintf(", maxStepDown %d: %d Mbit/s", c.p.MaxStepDown, target)
 	}
-	if usageOf(high.rate, target) >= c.p.Saturation || rowTarget(c.p.Table, high.rate) > target {
+	if usageOf(high.rate, target) >= c.p.Saturation || RowTarget(c.p.Table, high.rate) > target {
 		return c.result(Unchanged, c.cap(), fmt.Sprintf("%s; at %d Mbit/s the same traffic would scale up again: keeping %d (no flapping)", why, target, c.cap()))
 	}
 	return c.act(target, why, wait, false)
@@ -517,9 +517,9 @@ func usageOf(rate float64, capMbps int) float64 {
 	return rate / float64(capMbps) * 100
 }
 
-// rowTarget is the target of the first row whose upTo covers rate; above
+// RowTarget is the target of the first row whose upTo covers rate; above
 // the last row, the last row's target.
-func rowTarget(table []policy.Row, rate float64) int {
+func RowTarget(table []policy.Row, rate float64) int {
 	for _, r := range table {
 		if rate <= r.UpTo {
 			return r.Target
@@ -528,8 +528,8 @@ func rowTarget(table []policy.Row, rate float64) int {
 	return table[len(table)-1].Target
 }
 
-// rowsAbove is the n-th row target above capMbps, or the last row's.
-func rowsAbove(table []policy.Row, capMbps, n int) int {
+// RowsAbove is the n-th row target above capMbps, or the last row's.
+func RowsAbove(table []policy.Row, capMbps, n int) int {
 	t := table[len(table)-1].Target
 	for _, r := range table {
 		if r.Target > capMbps {

@@ -2,6 +2,7 @@ package simulate
 
 import (
 	"fmt"
+	"github.com/ecs-bandwidth-autoscaler/autoscaler/function/decide"
 	"io"
 	"math"
 	"slices"
@@ -13,23 +14,13 @@ import (
 // RowTarget is the cap the policy's table picks for an observed rate at the
 // cap in force: the first row whose upTo covers the rate (above the last
 // row, the last row's target); at or above saturation % of the cap, at
-// least the first row target above the cap; clamped to lo..hi. It reads the
-// table the way the README's worked example does.
+// least the first row target above the cap; clamped to lo..hi. It is the
+// decision core's own table reading (decide.RowTarget, decide.RowsAbove),
+// without the rules that depend on an instance's history.
 func RowTarget(p *policy.Policy, rateMbps float64, capMbps, lo, hi int) int {
-	target := p.Table[len(p.Table)-1].Target
-	for _, r := range p.Table {
-		if rateMbps <= r.UpTo {
-			target = r.Target
-			break
-		}
-	}
+	target := decide.RowTarget(p.Table, rateMbps)
 	if capMbps > 0 && rateMbps/float64(capMbps)*100 >= p.Saturation {
-		for _, r := range p.Table {
-			if r.Target > capMbps {
-				target = max(target, r.Target)
-				break
-			}
-		}
+		target = max(target, decide.RowsAbove(p.Table, capMbps, 1))
 	}
 	return min(max(target, lo), hi)
 }
