@@ -296,3 +296,15 @@ func TestDecideIsPure(t *testing.T) {
 		t.Error("the same input must give the same decision")
 	}
 }
+
+// A temporary upgrade that ended on its own brings the cap back as bought:
+// no change made by hand, and nothing counted against the brakes.
+func TestEndedTemporaryUpgradeIsExplained(t *testing.T) {
+	pre := inst(10)
+	pre.InstanceChargeType = PrePaid
+	ended := t0.Add(-2 * time.Hour)
+	d := Decide(tcase{inst: pre, rec: Record{Stored: true, Cap: 20, From: 10, Since: ended.Add(-6 * time.Hour), TemporaryUntil: ended}, reading: reading(point(0, 5))}.input(t))
+	if d.Save || len(d.Notes) != 0 || d.Action != Unchanged {
+		t.Errorf("got %s save %v notes %q, want unchanged with nothing to record", d.Action, d.Save, d.Notes)
+	}
+}

@@ -326,3 +326,19 @@ func TestSequencesWithoutCloudMonitor(t *testing.T) {
 	e.wantCaps(20, 10)
 	e.expect(2)
 }
+
+// A redelivery to the same process costs no call and reports the cap the
+// first delivery left.
+func TestRedeliveryInTheSameProcess(t *testing.T) {
+	e := newEnv(t, envOptions{}, instance("i-a", 10, 15))
+	e.clock.Advance(3 * time.Minute)
+	eng := e.engine()
+	a := e.alarm("i-a", 99)
+	e.runOne(eng, a, false)
+	e.expect(1)
+	before := len(e.emu.Requests())
+	r, _ := e.runOne(eng, a, false)
+	if r.Action != decide.Duplicate || r.From != 20 || r.To != 20 || len(e.emu.Requests()) != before {
+		t.Errorf("got %+v after %d calls, want a duplicate at 20 with no call", r, len(e.emu.Requests())-before)
+	}
+}
